@@ -1,0 +1,13 @@
+"""jaxmixed: linear mixed models (REML/ML) in JAX, in the manner of SAS PROC MIXED."""
+
+import jax as _jax
+
+_jax.config.update("jax_enable_x64", True)
+
+from . import datasets, errors  # noqa: E402
+from .fit import mixed  # noqa: E402
+from .formula import Random, Repeated  # noqa: E402
+from .results import MixedResult  # noqa: E402
+
+__version__ = "0.1.0"
+__all__ = ["mixed", "Random", "Repeated", "MixedResult", "datasets", "errors", "__version__"]

@@ -1,0 +1,60 @@
+"""Plain-text summary laid out as PROC MIXED prints its tables."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+
+def _fmt(v):
+    if isinstance(v, (float, np.floating)):
+        if np.isnan(v):
+            return "."
+        if v != 0 and (abs(v) >= 1e8 or abs(v) < 1e-4):
+            return f"{v:.4E}"
+        return f"{v:.4f}"
+    return str(v)
+
+
+def _table(title: str, df: pd.DataFrame, index: bool = False, pvals=()) -> str:
+    df = df.reset_index() if index else df
+    cols = list(df.columns)
+    cells = [[str(c) for c in cols]]
+    for row in df.itertuples(index=False):
+        out = []
+        for c, v in zip(cols, row):
+            if c in pvals and isinstance(v, (float, np.floating)) and not np.isnan(v):
+                out.append("<.0001" if v < 1e-4 else f"{v:.4f}")
+            else:
+                out.append(_fmt(v))
+        cells.append(out)
+    widths = [max(len(r[i]) for r in cells) for i in range(len(cols))]
+    lines = [title.center(max(len(title), sum(widths) + 2 * (len(cols) - 1))), ""]
+    for k, r in enumerate(cells):
+        parts = []
+        for i, v in enumerate(r):
+            numeric = k > 0 and not isinstance(df.iloc[k - 1, i], str)
+            parts.append(v.rjust(widths[i]) if numeric or (k == 0 and i > 0) else v.ljust(widths[i]))
+        lines.append("  ".join(parts).rstrip())
+    return "\n".join(lines)
+
+
+def summary_text(res) -> str:
+    """The summary: Model Information through Solution for Fixed Effects."""
+    parts = ["The Mixed Procedure (jaxmixed)", ""]
+    parts.append(_table("Model Information", res.model_info))
+    parts.append(_table("Dimensions", res.dimensions))
+    nobs = pd.DataFrame({"Descr": ["Number of Observations Read", "Number of Observations Used",
+                                   "Number of Observations Not Used"],
+                         "Value": [res.n_obs, res.n_used, res.n_obs - res.n_used]})
+    parts.append(_table("Number of Observations", nobs))
+    hist = res.iteration_history.drop(columns=["Ridge"])
+    parts.append(_table("Iteration History", hist))
+    parts.append(res.status)
+    cp = res.covparms.drop(columns=["Bound"])
+    parts.append(_table("Covariance Parameter Estimates", cp))
+    parts.append(_table("Fit Statistics", res.fit_stats))
+    parts.append(_table("Solution for Fixed Effects", res.fixed, index=True, pvals=("Probt",)))
+    if res.diagnostics:
+        parts.append("Diagnostics\n\n" + "\n".join(str(d) for d in res.diagnostics))
+    return "\n\n".join(parts) + "\n"

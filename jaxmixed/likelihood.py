@@ -1,0 +1,159 @@
+"""−2 log-likelihood of a linear mixed model, REML or ML, as pure JAX.
+
+For blocks i with V_i = Z_i G Z_i' + R_i (Wolfinger, Tobias and Sall 1994;
+PROC MIXED documentation, "Estimating Covariance Parameters"):
+
+    ML:   −2ℓ = N log 2π + Σ log|V_i| + r'V⁻¹r
+    REML: −2ℓ = (N−p) log 2π + Σ log|V_i| + log|Σ X_i'V_i⁻¹X_i| + r'V⁻¹r
+
+with β profiled out (r = y − Xβ̂).  When R has a free scale σ² and G is
+written relative to it (V = σ² V*), σ² is profiled too:
+
+    ML:   −2ℓ = N (log 2π + 1 + log σ̂²) + log|V*|,                σ̂² = r'V*⁻¹r / N
+    REML: −2ℓ = (N−p)(log 2π + 1 + log σ̂²) + log|V*| + log|X'V*⁻¹X|,  σ̂² = r'V*⁻¹r / (N−p)
+
+Everything reduces to four sums over blocks, computed with one batched
+Cholesky per size class.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .blocks import Layout
+
+LOG2PI = float(np.log(2.0 * np.pi))
+
+
+def split(theta, layout: Layout):
+    return [theta[s] for s in layout.slices()]
+
+
+def to_natural(w, layout: Layout):
+    """Working -> natural parameters.  In profiled mode ``w`` omits the scale
+    parameter, and the result is relative to σ² (scale parameter = 1)."""
+    if layout.profile:
+        k = layout.scale_param
+        w = jnp.concatenate([w[:k], jnp.array([layout.r_structures[0].unit_working], w.dtype), w[k:]])
+    return jnp.concatenate([s.to_natural(p) for s, p in zip(layout.structures, split(w, layout))])
+
+
+def to_working(theta, layout: Layout) -> np.ndarray:
+    theta = np.asarray(theta, float)
+    w = np.concatenate([s.to_working(p) for s, p in zip(layout.structures, split(theta, layout))])
+    if layout.profile:
+        w = np.delete(w, layout.scale_param)
+    return w
+
+
+def scale_natural(theta_rel, sigma2, layout: Layout):
+    """Natural parameters of σ² V* from those of V*."""
+    mask = jnp.asarray(layout.scale_mask())
+    return jnp.where(mask, theta_rel * sigma2, theta_rel)
+
+
+def _g_stack(theta, layout: Layout):
+    dmax = layout.g_dmax
+    mats = []
+    for kind, p in zip(layout.g_kinds, split(theta, layout)):
+        m = kind.structure.matrix(p)
+        d = m.shape[0]
+        mats.append(jnp.pad(m, ((0, dmax - d), (0, dmax - d))))
+    if not mats:
+        return jnp.zeros((1, 1, 1), theta.dtype)
+    return jnp.stack(mats)
+
+
+def block_v(theta, bucket, layout: Layout):
+    """V_i for every block of one size class: (B, n, n)."""
+    gstack = _g_stack(theta, layout)
+    r_params = split(theta, layout)[len(layout.g_kinds) :]
+
+    def one(z, zkind, zeff, zslot, zvalid, rpos, rsub, rgrp, coords, mask):
+        g = gstack[zkind[:, None], zeff[:, None], zeff[None, :]]
+        g = g * ((zslot[:, None] == zslot[None, :]) * zvalid[:, None] * zvalid[None, :])
+        v = z @ g @ z.T
+        same_sub = rsub[:, None] == rsub[None, :]
+        for lvl, (s, p) in enumerate(zip(layout.r_structures, r_params)):
+            in_g = (rgrp == lvl).astype(v.dtype)
+            v = v + s.matrix(p, rpos, coords) * same_sub * in_g[:, None] * in_g[None, :]
+        mm = mask[:, None] * mask[None, :]
+        return v * mm + jnp.diag(1.0 - mask)
+
+    return jax.vmap(one)(
+        bucket["z"], bucket["zkind"], bucket["zeff"], bucket["zslot"], bucket["zvalid"],
+        bucket["rpos"], bucket["rsub"], bucket["rgrp"], bucket["coords"], bucket["mask"],
+    )
+
+
+def sums(theta, buckets, layout: Layout):
+    """(log|V|, X'V⁻¹X, X'V⁻¹y, y'V⁻¹y) summed over all blocks."""
+    p = layout.n_fixed
+    dtype = theta.dtype
+    logdet = jnp.zeros((), dtype)
+    xvx = jnp.zeros((p, p), dtype)
+    xvy = jnp.zeros((p,), dtype)
+    yvy = jnp.zeros((), dtype)
+    for bucket in buckets:
+        v = block_v(theta, bucket, layout)
+        chol = jnp.linalg.cholesky(v)
+        xt = jax.scipy.linalg.solve_triangular(chol, bucket["x"], lower=True)
+        yt = jax.scipy.linalg.solve_triangular(chol, bucket["y"][..., None], lower=True)[..., 0]
+        logdet = logdet + 2.0 * jnp.sum(jnp.log(jnp.diagonal(chol, axis1=-2, axis2=-1)))
+        xvx = xvx + jnp.einsum("bni,bnj->ij", xt, xt)
+        xvy = xvy + jnp.einsum("bni,bn->i", xt, yt)
+        yvy = yvy + jnp.sum(yt * yt)
+    return logdet, xvx, xvy, yvy
+
+
+def _gls(xvx, xvy, yvy):
+    """β̂, r'V⁻¹r and log|X'V⁻¹X| from the sums."""
+    if xvx.shape[0] == 0:
+        return xvy, yvy, jnp.zeros((), yvy.dtype)
+    c = jnp.linalg.cholesky(xvx)
+    u = jax.scipy.linalg.solve_triangular(c, xvy, lower=True)
+    beta = jax.scipy.linalg.solve_triangular(c.T, u, lower=False)
+    rss = yvy - u @ u
+    return beta, rss, 2.0 * jnp.sum(jnp.log(jnp.diag(c)))
+
+
+def neg2ll_natural(theta, buckets, layout: Layout):
+    """−2ℓ at natural parameters θ (nothing profiled but β)."""
+    n, p = layout.n_obs, layout.n_fixed
+    logdet, xvx, xvy, yvy = sums(theta, buckets, layout)
+    _, rss, logdet_x = _gls(xvx, xvy, yvy)
+    if layout.method == "ML":
+        return n * LOG2PI + logdet + rss
+    return (n - p) * LOG2PI + logdet + logdet_x + rss
+
+
+def profiled(w, buckets, layout: Layout):
+    """(−2ℓ, σ̂²) at working parameters ``w``; σ̂² = 1 when nothing is profiled."""
+    theta = to_natural(w, layout)
+    if not layout.profile:
+        return neg2ll_natural(theta, buckets, layout), jnp.ones((), theta.dtype)
+    n, p = layout.n_obs, layout.n_fixed
+    logdet, xvx, xvy, yvy = sums(theta, buckets, layout)
+    _, rss, logdet_x = _gls(xvx, xvy, yvy)
+    dof = n if layout.method == "ML" else n - p
+    sigma2 = rss / dof
+    value = dof * (LOG2PI + 1.0 + jnp.log(sigma2)) + logdet
+    if layout.method != "ML":
+        value = value + logdet_x
+    return value, sigma2
+
+
+def objective(w, buckets, layout: Layout):
+    """The function the optimizer minimises: −2ℓ in working parameters."""
+    return profiled(w, buckets, layout)[0]
+
+
+def natural_from_working(w, buckets, layout: Layout):
+    """Full natural θ (σ² folded back in) at working ``w``."""
+    theta = to_natural(w, layout)
+    if not layout.profile:
+        return theta
+    _, sigma2 = profiled(w, buckets, layout)
+    return scale_natural(theta, sigma2, layout)

@@ -1,0 +1,356 @@
+"""The immutable result of a fit, with tables named and laid out as PROC MIXED's.
+
+Fit statistics follow PROC MIXED's conventions (documentation, "Information
+Criteria"): with d the number of covariance parameters not on a bound (plus
+rank X under ML), n* = N − rank X under REML and N under ML, and s the number
+of subjects,
+
+    AIC = −2ℓ + 2d,  AICC = −2ℓ + 2d n*/(n* − d − 1),  BIC = −2ℓ + d log s.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .diagnostics import Diagnostic
+
+#: a variance this small relative to the largest one is reported on its bound 0
+BOUND_TOL = 1e-9
+
+
+@dataclass(frozen=True)
+class MixedResult:
+    """Everything a fit produced.  Tables are returned as copies, so the result
+    cannot be changed after the fact."""
+
+    method: str
+    minus2ll: float
+    converged: bool
+    status: str
+    n_obs: int
+    n_used: int
+    n_subjects: int
+    iterations: int
+    theta: np.ndarray
+    beta: np.ndarray
+    cov_beta: np.ndarray
+    _covparms: pd.DataFrame = field(repr=False)
+    _fixed: pd.DataFrame = field(repr=False)
+    _fit_stats: pd.DataFrame = field(repr=False)
+    _history: pd.DataFrame = field(repr=False)
+    _dimensions: pd.DataFrame = field(repr=False)
+    _model_info: pd.DataFrame = field(repr=False)
+    _asycov: pd.DataFrame = field(repr=False)
+    _g_blocks: tuple = field(repr=False)
+    _v_block: object = field(repr=False)
+    diagnostics: tuple[Diagnostic, ...] = ()
+
+    @property
+    def loglik(self) -> float:
+        return -0.5 * self.minus2ll
+
+    def _stat(self, name):
+        return float(self._fit_stats.set_index("Descr").loc[name, "Value"])
+
+    @property
+    def aic(self) -> float:
+        return self._stat("AIC (Smaller is Better)")
+
+    @property
+    def aicc(self) -> float:
+        return self._stat("AICC (Smaller is Better)")
+
+    @property
+    def bic(self) -> float:
+        return self._stat("BIC (Smaller is Better)")
+
+    @property
+    def covparms(self) -> pd.DataFrame:
+        """Covariance Parameter Estimates: CovParm, Subject, Group, Estimate, StdErr."""
+        return self._covparms.copy()
+
+    @property
+    def fixed(self) -> pd.DataFrame:
+        """Solution for Fixed Effects, indexed by R-style coefficient name."""
+        return self._fixed.copy()
+
+    @property
+    def fit_stats(self) -> pd.DataFrame:
+        return self._fit_stats.copy()
+
+    @property
+    def iteration_history(self) -> pd.DataFrame:
+        return self._history.copy()
+
+    @property
+    def dimensions(self) -> pd.DataFrame:
+        return self._dimensions.copy()
+
+    @property
+    def model_info(self) -> pd.DataFrame:
+        return self._model_info.copy()
+
+    @property
+    def asycov(self) -> pd.DataFrame:
+        """Asymptotic covariance of the covariance parameters (2 H⁻¹, observed)."""
+        return self._asycov.copy()
+
+    @property
+    def G(self) -> pd.DataFrame:
+        """G for the first subject (block), rows and columns labelled effect/subject."""
+        return self._g_blocks[0].copy()
+
+    def V(self, block: int = 0) -> pd.DataFrame:
+        """Marginal covariance V_i of one block (default the first)."""
+        return self._v_block(block)
+
+    def summary(self) -> str:
+        from .display.text import summary_text
+
+        return summary_text(self)
+
+    def __str__(self) -> str:
+        return self.summary()
+
+
+# ---------------------------------------------------------------------------
+
+
+def _covparm_table(layout, design, theta, se, at_bound):
+    rows = []
+    for kind, sl in zip(layout.g_kinds, layout.slices()):
+        for name in kind.structure.param_names():
+            rows.append({"CovParm": name, "Subject": kind.subject, "Group": _group_label(design.randoms[kind.statement].statement.group, kind.group_level)})
+    r_rows = []
+    for lvl, s in zip(layout.r_group_levels, layout.r_structures):
+        names = list(s.param_names())
+        if s.scale_index is not None:
+            names[s.scale_index] = "Residual"
+        for name in names:
+            r_rows.append({"CovParm": name, "Subject": "" if name == "Residual" else layout.r_subject, "Group": _group_label(design.repeated.statement.group, lvl)})
+    rows += r_rows
+    table = pd.DataFrame(rows)
+    table["Estimate"] = theta
+    table["StdErr"] = se
+    table["Bound"] = at_bound
+    # PROC MIXED lists the residual scale after the structure's other parameters.
+    order = list(range(len(rows) - len(r_rows)))
+    off = len(order)
+    r_order = []
+    for lvl, s in zip(layout.r_group_levels, layout.r_structures):
+        idx = list(range(off, off + s.n_params))
+        if s.scale_index is not None:
+            sc = idx.pop(s.scale_index)
+            idx.append(sc)
+        r_order += idx
+        off += s.n_params
+    table = table.iloc[order + r_order].reset_index(drop=True)
+    if not (table["Group"] != "").any():
+        table = table.drop(columns="Group")
+    return table, np.array(order + r_order)
+
+
+def _group_label(col, level):
+    return f"{col} {level}" if col else ""
+
+
+def build_result(*, design, layout, blocks, buckets, theta, minus2ll, opt, status_text, start_source,
+                 theta_start, natural_hessian, gls_sums, ddfm):
+    var = layout.variance_mask()
+    ref = np.max(np.abs(theta[var]), initial=0.0)
+    at_bound = var & (theta <= BOUND_TOL * max(ref, 1e-300))
+    theta = np.where(at_bound, 0.0, theta)
+    converged = int(opt.status) == 0
+
+    # Asymptotic covariance of θ: 2 H⁻¹ on the parameters not on a bound.
+    k = len(theta)
+    asy = np.full((k, k), np.nan)
+    free = ~at_bound
+    notes = []
+    if free.any():
+        h = natural_hessian(theta)
+        hf = h[np.ix_(free, free)]
+        try:
+            vals = np.linalg.eigvalsh(hf)
+            if vals.min() > 1e-10 * max(abs(vals).max(), 1e-300):
+                asy[np.ix_(free, free)] = 2.0 * np.linalg.inv(hf)
+            else:
+                notes.append("hessian-not-pd")
+        except np.linalg.LinAlgError:
+            notes.append("hessian-not-pd")
+    se = np.sqrt(np.where(np.diag(asy) >= 0, np.diag(asy), np.nan))
+
+    covparms, order = _covparm_table(layout, design, theta, se, at_bound)
+    labels = [f"{r.CovParm} {r.Subject}".strip() for r in covparms.itertuples()]
+    asycov = pd.DataFrame(asy[np.ix_(order, order)], index=labels, columns=labels)
+
+    # Fixed effects by generalised least squares at θ̂.
+    _, xvx, xvy, _ = gls_sums(theta)
+    p_all = len(design.fixed_names)
+    cov_b = np.linalg.inv(xvx) if xvx.size else np.zeros((0, 0))
+    b = cov_b @ xvy
+    est = np.zeros(p_all)
+    sev = np.full(p_all, np.nan)
+    est[~design.aliased] = b
+    sev[~design.aliased] = np.sqrt(np.diag(cov_b))
+    dfv = np.full(p_all, np.nan)
+    df_resid = layout.n_obs - layout.n_fixed
+    dfv[~design.aliased] = df_resid
+    t = est / sev
+    fixed = pd.DataFrame(
+        {"Estimate": est, "StdErr": sev, "DF": dfv, "tValue": t, "Probt": 2 * stats.t.sf(np.abs(t), dfv)},
+        index=pd.Index(design.fixed_names, name="Effect"),
+    )
+
+    # Fit statistics, PROC MIXED conventions.
+    n_star = layout.n_obs - (layout.n_fixed if layout.method == "REML" else 0)
+    d = int((~at_bound).sum()) + (layout.n_fixed if layout.method == "ML" else 0)
+    s = blocks.n_blocks
+    label = "-2 Res Log Likelihood" if layout.method == "REML" else "-2 Log Likelihood"
+    aicc = minus2ll + 2 * d * n_star / (n_star - d - 1) if n_star - d - 1 > 0 else np.nan
+    fit_stats = pd.DataFrame(
+        {
+            "Descr": [label, "AIC (Smaller is Better)", "AICC (Smaller is Better)", "BIC (Smaller is Better)"],
+            "Value": [minus2ll, minus2ll + 2 * d, aicc, minus2ll + d * np.log(s)],
+        }
+    )
+
+    n_it = int(opt.iterations)
+    hist = pd.DataFrame(
+        {
+            "Iteration": np.arange(n_it + 1),
+            "Evaluations": np.asarray(opt.hist_evals)[: n_it + 1].astype(int),
+            label: np.asarray(opt.hist_f)[: n_it + 1],
+            "Criterion": np.asarray(opt.hist_crit)[: n_it + 1],
+            "Ridge": np.asarray(opt.hist_ridge)[: n_it + 1],
+        }
+    )
+
+    dims = pd.DataFrame(
+        {
+            "Descr": ["Covariance Parameters", "Columns in X", "Columns in Z per Subject", "Subjects",
+                      "Max Obs per Subject"],
+            "Value": [k, p_all, blocks.max_cols, s, blocks.max_rows],
+        }
+    )
+    info = pd.DataFrame(
+        {
+            "Descr": ["Dependent Variable", "Covariance Structures", "Estimation Method", "Residual Variance Method",
+                      "Fixed Effects SE Method", "Degrees of Freedom Method", "Starting Values"],
+            "Value": [
+                design.response,
+                ", ".join(dict.fromkeys(st.name for st in layout.structures)),
+                layout.method,
+                "Profile" if layout.profile else "Parameter",
+                "Model-Based",
+                {"residual": "Residual"}[ddfm],
+                start_source,
+            ],
+        }
+    )
+
+    from .diagnostics import Diagnostic
+
+    diags = []
+    for i in np.flatnonzero(at_bound[order]):
+        row = covparms.iloc[i]
+        who = f"{row.CovParm} ({row.Subject})" if row.Subject else row.CovParm
+        diags.append(
+            Diagnostic(
+                "variance-on-boundary", "warning",
+                f"The variance {who} is estimated as 0, on its lower bound: the data show no variation for this "
+                "effect beyond what the other terms already explain. Its standard error is not reported.",
+                (who,),
+                "Drop this random effect and compare the two fits with a likelihood-ratio test (jm.lrt).",
+            )
+        )
+    if "hessian-not-pd" in notes:
+        diags.append(
+            Diagnostic(
+                "hessian-not-pd", "warning",
+                "The Hessian of -2 log-likelihood in the covariance parameters is not positive definite at the "
+                "estimates, so their standard errors are not reported.",
+                suggestion="Check for a flat direction: a parameter the data cannot pin down, or a simpler structure.",
+            )
+        )
+    if not converged:
+        diags.append(Diagnostic("not-converged", "error", status_text,
+                                suggestion="Raise maxiter, give starting values with parms=, or simplify the model."))
+    if design.aliased.any():
+        names = tuple(np.array(design.fixed_names)[design.aliased])
+        diags.append(Diagnostic("aliased-fixed-effects", "info",
+                                "These fixed-effect columns are linear combinations of earlier ones and are set "
+                                f"to 0 (as PROC MIXED does): {', '.join(names)}.", names))
+
+    g_blocks = (_g_first(layout, design, blocks, buckets, theta),)
+
+    def v_block(i):
+        return _v_of_block(layout, blocks, buckets, theta, i)
+
+    return MixedResult(
+        method=layout.method,
+        minus2ll=float(minus2ll),
+        converged=converged,
+        status=status_text,
+        n_obs=design.n_read,
+        n_used=design.n_used,
+        n_subjects=s,
+        iterations=n_it,
+        theta=theta[order],
+        beta=est,
+        cov_beta=cov_b,
+        _covparms=covparms,
+        _fixed=fixed,
+        _fit_stats=fit_stats,
+        _history=hist,
+        _dimensions=dims,
+        _model_info=info,
+        _asycov=asycov,
+        _g_blocks=g_blocks,
+        _v_block=v_block,
+        diagnostics=tuple(diags),
+    )
+
+
+def _locate(blocks, i):
+    for bi, members in enumerate(blocks.bucket_members):
+        hit = np.flatnonzero(members == i)
+        if hit.size:
+            return bi, int(hit[0])
+    raise IndexError(f"block {i} does not exist; the fit has {blocks.n_blocks} subjects")
+
+
+def _g_first(layout, design, blocks, buckets, theta):
+    import jax.numpy as jnp
+
+    from .likelihood import _g_stack
+
+    bi, j = _locate(blocks, 0)
+    b = buckets[bi]
+    gstack = np.asarray(_g_stack(jnp.asarray(theta), layout))
+    valid = np.asarray(b["zvalid"][j]) > 0
+    kind, eff, slot = (np.asarray(b[k][j])[valid] for k in ("zkind", "zeff", "zslot"))
+    g = gstack[kind[:, None], eff[:, None], eff[None, :]] * (slot[:, None] == slot[None, :])
+    labels = []
+    for kk, e in zip(kind, eff):
+        gk = layout.g_kinds[kk]
+        labels.append(design.randoms[gk.statement].names[e])
+    return pd.DataFrame(g, index=labels, columns=labels)
+
+
+def _v_of_block(layout, blocks, buckets, theta, i):
+    import jax.numpy as jnp
+
+    from .likelihood import block_v
+
+    bi, j = _locate(blocks, i)
+    b = {k: v[j : j + 1] for k, v in buckets[bi].items()}
+    v = np.asarray(block_v(jnp.asarray(theta), b, layout))[0]
+    rows = blocks.rows_of_block[i]
+    v = v[: len(rows), : len(rows)]
+    labels = [f"Row {r + 1}" for r in range(len(rows))]
+    return pd.DataFrame(v, index=labels, columns=labels)
