@@ -2,7 +2,9 @@
 
 import jax as _jax
 
-_jax.config.update("jax_enable_x64", True)
+from ._config import configure_jax as _configure_jax
+
+_configure_jax()
 
 from . import datasets, errors  # noqa: E402
 from .fit import mixed  # noqa: E402

@@ -18,32 +18,23 @@ from .blocks import Layout, make_blocks, make_layout
 from .design import build_design
 from .errors import SpecificationError, UnsupportedOptionError
 from .formula import Random, Repeated
-from .likelihood import natural_from_working, neg2ll_natural, sums, to_working
+from .likelihood import natural_from_working, neg2ll_natural, sums
 from .optimize.newton import STATUS_TEXT, newton
 from .optimize.starts import mivque0, start_working
 from .results import build_result
 
-jax.config.update("jax_enable_x64", True)
+
 
 _METHODS = ("REML", "ML")
 _DDFM = ("residual",)
 
 
 @partial(jax.jit, static_argnames="layout")
-def _natural_hessian(theta, buckets, layout: Layout):
-    return jax.hessian(neg2ll_natural)(theta, buckets, layout)
-
-
-@partial(jax.jit, static_argnames="layout")
-def _gls_at(theta, buckets, layout: Layout):
-    return sums(theta, buckets, layout)
-
-
-@partial(jax.jit, static_argnames="layout")
-def _natural(w, buckets, layout: Layout):
-    return natural_from_working(w, buckets, layout), neg2ll_natural(
-        natural_from_working(w, buckets, layout), buckets, layout
-    )
+def _finalize(w, buckets, layout: Layout):
+    """Natural θ̂, −2ℓ there, its Hessian in θ and the GLS sums, in one program."""
+    theta = natural_from_working(w, buckets, layout)
+    hess = jax.hessian(neg2ll_natural)(theta, buckets, layout)
+    return theta, neg2ll_natural(theta, buckets, layout), hess, sums(theta, buckets, layout)
 
 
 def mixed(
@@ -58,6 +49,7 @@ def mixed(
     maxfunc: int = 150,
     convh: float = 1e-8,
     noprofile: bool = False,
+    scoring: int = 0,
     parms=None,
 ):
     """Fit a linear mixed model as PROC MIXED does.
@@ -77,6 +69,8 @@ def mixed(
     maxiter, maxfunc, convh : Newton iteration limits and the relative Hessian
         convergence criterion (PROC MIXED's MAXITER, MAXFUNC, CONVH).
     noprofile : keep the residual variance in the optimisation (NOPROFILE).
+    scoring : use Fisher scoring (expected information) for the first
+        ``scoring`` iterations (SCORING=).
     parms : starting values of the covariance parameters (natural scale, in
         the order of ``covparms``) instead of MIVQUE0.
 
@@ -108,8 +102,10 @@ def mixed(
             )
         start_source = "PARMS"
     w0 = jnp.asarray(start_working(theta_start, layout))
-    opt = newton(w0, buckets, layout, maxiter=maxiter, maxfunc=maxfunc, convh=convh)
-    theta, m2ll = _natural(opt.w, buckets, layout)
+    if not (isinstance(scoring, int) and scoring >= 0):
+        raise SpecificationError(f"scoring must be a non-negative integer (iterations of Fisher scoring), got {scoring!r}")
+    opt = newton(w0, buckets, layout, maxiter=maxiter, maxfunc=maxfunc, convh=convh, scoring=scoring)
+    theta, m2ll, hess, gls = _finalize(opt.w, buckets, layout)
     theta = np.asarray(theta)
 
     return build_result(
@@ -123,7 +119,7 @@ def mixed(
         status_text=STATUS_TEXT[int(opt.status)],
         start_source=start_source,
         theta_start=theta_start,
-        natural_hessian=lambda t: np.asarray(_natural_hessian(jnp.asarray(t), buckets, layout)),
-        gls_sums=lambda t: [np.asarray(a) for a in _gls_at(jnp.asarray(t), buckets, layout)],
+        natural_hessian=np.asarray(hess),
+        gls_sums=[np.asarray(a) for a in gls],
         ddfm=str(ddfm).lower(),
     )

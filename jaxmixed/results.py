@@ -172,7 +172,7 @@ def build_result(*, design, layout, blocks, buckets, theta, minus2ll, opt, statu
     free = ~at_bound
     notes = []
     if free.any():
-        h = natural_hessian(theta)
+        h = natural_hessian
         hf = h[np.ix_(free, free)]
         try:
             vals = np.linalg.eigvalsh(hf)
@@ -189,7 +189,7 @@ def build_result(*, design, layout, blocks, buckets, theta, minus2ll, opt, statu
     asycov = pd.DataFrame(asy[np.ix_(order, order)], index=labels, columns=labels)
 
     # Fixed effects by generalised least squares at θ̂.
-    _, xvx, xvy, _ = gls_sums(theta)
+    _, xvx, xvy, _ = gls_sums
     p_all = len(design.fixed_names)
     cov_b = np.linalg.inv(xvx) if xvx.size else np.zeros((0, 0))
     b = cov_b @ xvy

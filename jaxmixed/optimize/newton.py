@@ -20,6 +20,7 @@ import jax.numpy as jnp
 
 from ..blocks import Layout
 from ..likelihood import objective
+from .scoring import expected_hessian
 
 CONVERGED, MAXITER, STALLED, NONFINITE = 0, 1, 2, 3
 STATUS_TEXT = {
@@ -56,73 +57,87 @@ def _criterion(f, g, h):
     return crit
 
 
-@partial(jax.jit, static_argnames=("layout", "maxiter", "maxfunc"))
-def newton(w0, buckets, layout: Layout, maxiter: int = 50, maxfunc: int = 150, convh: float = 1e-8):
+@partial(jax.jit, static_argnames=("layout", "maxiter", "maxfunc", "scoring"))
+def newton(w0, buckets, layout: Layout, maxiter: int = 50, maxfunc: int = 150, convh: float = 1e-8, scoring: int = 0):
+    """Minimise −2ℓ from working parameters ``w0``.
+
+    The gradient and Hessian are traced once, at the top of the loop body,
+    which keeps compile time to one Hessian program.
+    """
     fun = lambda w: objective(w, buckets, layout)
     grad = jax.grad(fun)
-    hess = jax.hessian(fun)
+
+    def with_grad(w):
+        g = grad(w)
+        return g, g
+
+    # One forward-over-reverse program gives the Hessian and the gradient together.
+    derivs = jax.jacfwd(with_grad, has_aux=True)
     dtype = w0.dtype
     k = w0.shape[0]
-
     f0 = fun(w0)
-    g0, h0 = grad(w0), hess(w0)
-    c0 = _criterion(f0, g0, h0)
     hist = jnp.full((maxiter + 1,), jnp.nan, dtype)
+    zero = jnp.zeros((k,), dtype)
     state = dict(
-        w=w0, f=f0, g=g0, h=h0, it=jnp.array(0), nfev=jnp.array(1), ridge=jnp.zeros((), dtype), crit=c0,
-        status=jnp.where(jnp.isfinite(f0), jnp.where(c0 < convh, CONVERGED, -1), NONFINITE),
-        hist_f=hist.at[0].set(f0), hist_crit=hist.at[0].set(jnp.nan), hist_evals=hist.at[0].set(1.0),
-        hist_ridge=hist.at[0].set(0.0),
+        w=w0, f=f0, g=zero, h=jnp.zeros((k, k), dtype), it=jnp.array(0), nfev=jnp.array(1),
+        ridge=jnp.zeros((), dtype), crit=jnp.array(jnp.inf, dtype),
+        status=jnp.where(jnp.isfinite(f0), -1, NONFINITE),
+        hist_f=hist.at[0].set(f0), hist_crit=hist, hist_evals=hist.at[0].set(1.0), hist_ridge=hist.at[0].set(0.0),
     )
 
     def cond(s):
         return s["status"] < 0
 
     def body(s):
-        vals, vecs = jnp.linalg.eigh(s["h"])
+        h, g = derivs(s["w"])
+        if scoring:
+            h = jax.lax.cond(s["it"] < scoring, lambda: expected_hessian(s["w"], buckets, layout), lambda: h)
+        crit = _criterion(s["f"], g, h)
+        done = crit < convh
+        limit = (s["it"] >= maxiter) | (s["nfev"] >= maxfunc)
+        vals, vecs = jnp.linalg.eigh(h)
         top = jnp.maximum(jnp.max(jnp.abs(vals)), 1e-12)
         absvals = jnp.maximum(jnp.abs(vals), 1e-10 * top)
-        coef = vecs.T @ s["g"]
+        coef = vecs.T @ g
 
         def try_step(ls):
             ridge, _, _, tries = ls
-            d = -vecs @ (coef / (absvals + ridge))
-            w_new = s["w"] + d
+            w_new = s["w"] - vecs @ (coef / (absvals + ridge))
             return ridge, w_new, fun(w_new), tries + 1
 
+        def worse(f_new):
+            return ~jnp.isfinite(f_new) | (f_new > s["f"] + 1e-12 * jnp.abs(s["f"]))
+
         def ls_cond(ls):
-            ridge, w_new, f_new, tries = ls
-            bad = ~jnp.isfinite(f_new) | (f_new > s["f"] + 1e-12 * jnp.abs(s["f"]))
-            return bad & (tries < 40)
+            return worse(ls[2]) & (ls[3] < 40) & ~done & ~limit
 
         def ls_body(ls):
-            ridge, w_new, f_new, tries = ls
-            return try_step((jnp.maximum(ridge * 4.0, 1e-6 * top), w_new, f_new, tries))
+            return try_step((jnp.maximum(ls[0] * 4.0, 1e-6 * top), ls[1], ls[2], ls[3]))
 
-        ridge0 = s["ridge"]
-        ls = try_step((ridge0, s["w"], s["f"], jnp.array(0)))
+        # Once converged, one more pure Newton step is still taken when it lowers −2ℓ:
+        # it costs one evaluation and squares the remaining error.
+        ls = jax.lax.cond(limit, lambda: (s["ridge"], s["w"], s["f"], jnp.array(0)),
+                          lambda: try_step((jnp.where(done, 0.0, s["ridge"]), s["w"], s["f"], jnp.array(0))))
         ridge, w_new, f_new, tries = jax.lax.while_loop(ls_cond, ls_body, ls)
-        ok = jnp.isfinite(f_new) & (f_new <= s["f"] + 1e-12 * jnp.abs(s["f"]))
-        g_new = jnp.where(ok, grad(w_new), s["g"])
-        h_new = jnp.where(ok, hess(w_new), s["h"])
-        w_acc = jnp.where(ok, w_new, s["w"])
-        f_acc = jnp.where(ok, f_new, s["f"])
-        crit = _criterion(f_acc, g_new, h_new)
-        it = s["it"] + 1
-        nfev = s["nfev"] + tries
-        status = jnp.where(
-            crit < convh, CONVERGED,
-            jnp.where(~ok, STALLED, jnp.where((it >= maxiter) | (nfev >= maxfunc), MAXITER, -1)),
-        )
+        moved = ~worse(f_new) & ~limit
+        ok = moved & ~done
+        it = s["it"] + jnp.where(ok, 1, 0)
+        # The criterion belongs to the iterate it was computed at (the previous step's).
+        hist_crit = s["hist_crit"].at[s["it"]].set(jnp.where(s["it"] > 0, crit, jnp.nan))
+        status = jnp.where(done, CONVERGED, jnp.where(limit, MAXITER, jnp.where(ok, -1, STALLED)))
         return dict(
-            w=w_acc, f=f_acc, g=g_new, h=h_new, it=it, nfev=nfev, ridge=ridge / 4.0, crit=crit, status=status,
-            hist_f=s["hist_f"].at[it].set(f_acc), hist_crit=s["hist_crit"].at[it].set(crit),
-            hist_evals=s["hist_evals"].at[it].set(tries.astype(dtype)), hist_ridge=s["hist_ridge"].at[it].set(ridge),
+            w=jnp.where(moved, w_new, s["w"]), f=jnp.where(moved, f_new, s["f"]), g=g, h=h, it=it,
+            nfev=s["nfev"] + tries, ridge=jnp.where(ok, ridge / 4.0, ridge), crit=crit, status=status,
+            hist_f=s["hist_f"].at[it].set(jnp.where(ok, f_new, s["hist_f"][it])), hist_crit=hist_crit,
+            hist_evals=s["hist_evals"].at[it].set(jnp.where(ok, tries.astype(dtype), s["hist_evals"][it])),
+            hist_ridge=s["hist_ridge"].at[it].set(jnp.where(ok, ridge, s["hist_ridge"][it])),
         )
 
-    s = jax.lax.while_loop(cond, body, state) if k else state
-    status = jnp.where(s["status"] < 0, MAXITER, s["status"]) if k else jnp.array(CONVERGED)
+    if k == 0:
+        s = dict(state, status=jnp.array(CONVERGED), crit=jnp.zeros((), dtype))
+    else:
+        s = jax.lax.while_loop(cond, body, state)
     return NewtonResult(
-        s["w"], s["f"], s["g"], s["h"], s["it"], s["nfev"], status, s["crit"],
+        s["w"], s["f"], s["g"], s["h"], s["it"], s["nfev"], s["status"], s["crit"],
         s["hist_f"], s["hist_crit"], s["hist_evals"], s["hist_ridge"],
     )

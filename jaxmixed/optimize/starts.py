@@ -1,12 +1,8 @@
 """MIVQUE0 starting values (Rao 1971; PROC MIXED's default start).
 
 With V = Σ_k θ_k V_k linear in the variance-type parameters and the prior
-weight V = I, MIVQUE0 solves T θ = q with
-
-    T_kl = tr(Q V_k Q V_l),   q_k = e'V_k e,   Q = I − X(X'X)⁻X',  e = Qy,
-
-where tr(Q A Q B) = tr(AB) − 2 tr(M X'ABX) + tr(M X'AX M X'BX), M = (X'X)⁻¹,
-so every term is a sum over blocks.  Non-linear parameters (correlations)
+weight V = I, MIVQUE0 solves T θ = q with T_kl = tr(Q V_k Q V_l),
+q_k = y'Q V_k Q y and Q = I − X(X'X)⁻X' (see ``information.trace_terms``).  Non-linear parameters (correlations)
 stay at their structure's default while the others are solved for.
 Negative variances are lifted to a small positive value, as the optimizer
 cannot start on a bound it is meant to be able to leave.
@@ -21,7 +17,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..blocks import Layout
-from ..likelihood import block_v, to_working
+from ..likelihood import to_working
+from .information import trace_terms
 
 
 def linear_mask(layout: Layout) -> np.ndarray:
@@ -30,35 +27,14 @@ def linear_mask(layout: Layout) -> np.ndarray:
 
 @partial(jax.jit, static_argnames="layout")
 def _mivque_system(theta0, buckets, layout: Layout):
-    p = layout.n_fixed
-    dtype = theta0.dtype
-    xx = sum(jnp.einsum("bni,bnj->ij", b["x"], b["x"]) for b in buckets)
-    xy = sum(jnp.einsum("bni,bn->i", b["x"], b["y"]) for b in buckets)
-    m = jnp.linalg.pinv(xx) if p else jnp.zeros((0, 0), dtype)
-    beta = m @ xy
-    k = theta0.shape[0]
-    tvv = jnp.zeros((k, k), dtype)
-    txvvx = jnp.zeros((k, k), dtype)
-    a = jnp.zeros((k, p, p), dtype)
-    q = jnp.zeros((k,), dtype)
-    for b in buckets:
-        dv = jax.jacfwd(lambda t: block_v(t, b, layout))(theta0)  # (B, n, n, k)
-        e = b["y"] - jnp.einsum("bni,i->bn", b["x"], beta)
-        e = e * b["mask"]
-        tvv = tvv + jnp.einsum("bijk,bjil->kl", dv, dv)
-        vx = jnp.einsum("bijk,bjp->bikp", dv, b["x"])  # V_k X
-        txvvx = txvvx + jnp.einsum("pq,bikq,bilp->kl", m, vx, vx)
-        a = a + jnp.einsum("bip,bikq->kpq", b["x"], vx)
-        q = q + jnp.einsum("bi,bijk,bj->k", e, dv, e)
-    tmm = jnp.einsum("pq,kqr,rs,lsp->kl", m, a, m, a)
-    return tvv - 2.0 * txvvx + tmm, q, e
+    return trace_terms(theta0, buckets, layout, identity_weight=True)
 
 
 def mivque0(buckets, layout: Layout) -> np.ndarray:
     """MIVQUE0 estimates of the natural parameters (non-linear ones at default)."""
     theta0 = np.concatenate([s.default_start() for s in layout.structures])
     lin = linear_mask(layout)
-    t, q, _ = _mivque_system(jnp.asarray(theta0), buckets, layout)
+    t, q = _mivque_system(jnp.asarray(theta0), buckets, layout)
     t, q = np.asarray(t), np.asarray(q)
     sol = np.linalg.lstsq(t[np.ix_(lin, lin)], q[lin], rcond=1e-12)[0]
     theta = theta0.copy()
