@@ -39,6 +39,19 @@ def size_class(n: int) -> int:
         k *= 2
 
 
+#: blocks per chunk of the likelihood's scan over a size class
+CHUNK = 256
+
+
+def padded_count(b: int) -> int:
+    """Blocks in a size class, padded with empty blocks to the size ladder (up to
+    one chunk) or to whole chunks, so that data sets of similar size share
+    compiled programs and the likelihood can scan over equal chunks."""
+    if b <= CHUNK:
+        return size_class(b)
+    return -(-b // CHUNK) * CHUNK
+
+
 @dataclass(frozen=True)
 class GKind:
     """One G-side covariance block: a RANDOM statement at one GROUP= level."""
@@ -115,8 +128,8 @@ def make_layout(design: Design, method: str, noprofile: bool = False) -> Layout:
     dim = 1 if rep.statement.type == "VC" else rep.dim
     r_structs = tuple(_structure(cls, dim, rep.index_levels[:dim]) for _ in rep.group_levels)
     for s in r_structs:
-        if s.n_coords and design.repeated.coords.shape[1] != s.n_coords:
-            raise UnsupportedOptionError(f"type={s.name!r} needs coordinate= with {s.n_coords} column(s)")
+        if s.n_coords and design.repeated.coords.shape[1] < s.n_coords:
+            raise UnsupportedOptionError(f"type={s.name!r} needs coordinate= with at least {s.n_coords} column(s)")
     profile = (not noprofile) and len(r_structs) == 1 and r_structs[0].scale_index is not None
     return Layout(
         g_kinds=tuple(g_kinds),
@@ -169,6 +182,8 @@ class Blocks:
     max_rows: int
     max_cols: int
     z_columns: int  # columns of Z over all blocks
+    #: per block, per slot: (RANDOM statement, subject code, group code) of its Z columns
+    slots: tuple = ()
 
 
 def make_blocks(design: Design, layout: Layout) -> Blocks:
@@ -211,7 +226,7 @@ def make_blocks(design: Design, layout: Layout) -> Blocks:
     buckets, members = [], []
     rep = design.repeated
     for (n, q), bl in sorted(classes.items()):
-        B = len(bl)
+        B = padded_count(len(bl))
         arr = {
             "y": np.zeros((B, n)),
             "x": np.zeros((B, n, p)),
@@ -225,6 +240,7 @@ def make_blocks(design: Design, layout: Layout) -> Blocks:
             "rsub": np.zeros((B, n), np.int32),
             "rgrp": np.zeros((B, n), np.int32),
             "coords": np.zeros((B, n, kcoord)),
+            "w": np.ones((B, n)),  # WEIGHT statement: R_i -> W^-1/2 R_i W^-1/2
         }
         for i, b in enumerate(bl):
             rows = rows_of_block[b]
@@ -238,6 +254,8 @@ def make_blocks(design: Design, layout: Layout) -> Blocks:
             arr["rsub"][i, :m] = rep.subject[rows] if rep.subject_levels else -1 - np.arange(m)
             arr["rgrp"][i, :m] = rep.group[rows]
             arr["coords"][i, :m] = rep.coords[rows]
+            if getattr(design, "weights", None) is not None:
+                arr["w"][i, :m] = design.weights[rows]
             col = 0
             for slot, (s, lev, grp) in enumerate(per_block[b]):
                 r = design.randoms[s]
@@ -260,4 +278,5 @@ def make_blocks(design: Design, layout: Layout) -> Blocks:
         max_rows=int(sizes.max()),
         max_cols=int(qs.max()) if len(qs) else 0,
         z_columns=z_columns,
+        slots=tuple(tuple(cols) for cols in per_block),
     )

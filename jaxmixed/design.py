@@ -114,6 +114,10 @@ class Design:
     n_used: int
     used_rows: np.ndarray  # positions (in the input frame) of the rows used
     model_spec: object = field(default=None, repr=False)
+    #: the rows used, as a frame (Type III contrasts, LS-means and containment need the variables)
+    frame: object = field(default=None, repr=False)
+    #: WEIGHT statement: per-row weights w (R_i -> W^-1/2 R_i W^-1/2), None without one
+    weights: np.ndarray | None = field(default=None, repr=False)
 
 
 def _codes(frame: pd.DataFrame, cols: tuple[str, ...]) -> tuple[np.ndarray, tuple[str, ...]]:
@@ -134,7 +138,9 @@ def _check_columns(data: pd.DataFrame, cols: set[str], where: dict[str, str]):
         )
 
 
-def build_design(fixed: str, data: pd.DataFrame, random=None, repeated: Repeated | None = None) -> Design:
+def build_design(
+    fixed: str, data: pd.DataFrame, random=None, repeated: Repeated | None = None, weights: str | None = None
+) -> Design:
     if not isinstance(data, pd.DataFrame):
         raise DataError(f"data must be a pandas DataFrame, got {type(data).__name__}")
     fixed_formula, bar_randoms = split_bars(fixed)
@@ -169,6 +175,7 @@ def build_design(fixed: str, data: pd.DataFrame, random=None, repeated: Repeated
     need([repeated.index] if repeated.index else [], "REPEATED index=")
     need(repeated.coordinates, "REPEATED coordinate=")
     need([repeated.group] if repeated.group else [], "REPEATED group=")
+    need([weights] if weights else [], "weights= (the WEIGHT statement)")
     _check_columns(data, used, where)
 
     n_read = len(data)
@@ -181,6 +188,18 @@ def build_design(fixed: str, data: pd.DataFrame, random=None, repeated: Repeated
     used_rows = np.flatnonzero(complete)
     if len(frame) == 0:
         raise DataError("no row has a value in every column the model uses; nothing to fit")
+
+    wts = None
+    if weights:
+        if not pd.api.types.is_numeric_dtype(frame[weights]):
+            raise DataError(f"the weights column {weights!r} must be numeric, it has type {frame[weights].dtype}")
+        wts = frame[weights].to_numpy(dtype=float)
+        if (wts <= 0).any():
+            bad = int(used_rows[np.flatnonzero(wts <= 0)[0]])
+            raise DataError(
+                f"the weights column {weights!r} has the non-positive value {float(wts[wts <= 0][0]):g} (row {bad} of the data); "
+                "weights must be positive"
+            )
 
     if response in frame.columns and not pd.api.types.is_numeric_dtype(frame[response]):
         raise DataError(f"the response {response!r} must be numeric, it has type {frame[response].dtype}")
@@ -215,6 +234,8 @@ def build_design(fixed: str, data: pd.DataFrame, random=None, repeated: Repeated
         n_used=len(frame),
         used_rows=used_rows,
         model_spec=xdf.model_spec,
+        frame=frame,
+        weights=wts,
     )
 
 

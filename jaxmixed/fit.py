@@ -16,8 +16,10 @@ import numpy as np
 
 from .blocks import Layout, make_blocks, make_layout
 from .design import build_design
-from .errors import SpecificationError, UnsupportedOptionError
+from .errors import SpecificationError
 from .formula import Random, Repeated
+from .inference import default_ddfm
+from .inference import normalize as normalize_ddfm
 from .likelihood import natural_from_working, neg2ll_natural, sums
 from .optimize.newton import STATUS_TEXT, newton
 from .optimize.starts import mivque0, start_working
@@ -26,7 +28,6 @@ from .results import build_result
 
 
 _METHODS = ("REML", "ML")
-_DDFM = ("residual",)
 
 
 @partial(jax.jit, static_argnames="layout")
@@ -44,7 +45,9 @@ def mixed(
     repeated: Repeated | None = None,
     method: str = "REML",
     *,
-    ddfm: str = "residual",
+    ddfm: str | None = None,
+    covtest: bool = False,
+    weights: str | None = None,
     maxiter: int = 50,
     maxfunc: int = 150,
     convh: float = 1e-8,
@@ -65,7 +68,17 @@ def mixed(
     repeated : jm.Repeated, optional
         REPEATED statement (R side); default σ² I.
     method : "REML" or "ML"
-    ddfm : denominator degrees of freedom method; ``"residual"`` (N − rank X).
+    ddfm : denominator degrees of freedom method (DDFM=) for the ``fixed`` table
+        and the default of ``type3``, ``estimate``, ``contrast``, ``lsmeans``:
+        ``"contain"`` (containment), ``"bw"`` (between-within), ``"residual"``
+        (N − rank X), ``"satterthwaite"``, ``"kr"`` (Kenward–Roger: also the
+        adjusted standard errors).  Default as PROC MIXED: ``"contain"``, or
+        ``"bw"`` with a REPEATED ``subject=`` and no RANDOM statement.
+    weights : column of positive weights w (PROC MIXED's WEIGHT statement):
+        R_i becomes W^-1/2 R_i W^-1/2, G is unchanged.  Rows with a missing
+        weight are not used; a weight <= 0 is an error.
+    covtest : add Wald Z and its p-value (ZValue, ProbZ) to ``covparms``
+        (COVTEST; one-sided for variances).
     maxiter, maxfunc, convh : Newton iteration limits and the relative Hessian
         convergence criterion (PROC MIXED's MAXITER, MAXFUNC, CONVH).
     noprofile : keep the residual variance in the optimisation (NOPROFILE).
@@ -81,12 +94,14 @@ def mixed(
     method = str(method).upper()
     if method not in _METHODS:
         raise SpecificationError(f"method={method!r} is not known; use one of {', '.join(_METHODS)}")
-    if str(ddfm).lower() not in _DDFM:
-        raise UnsupportedOptionError(f"ddfm={ddfm!r} is not implemented yet; available: {', '.join(_DDFM)}")
+    if ddfm is not None:
+        ddfm = normalize_ddfm(ddfm)
     if not (isinstance(maxiter, int) and maxiter >= 0):
         raise SpecificationError(f"maxiter must be a non-negative integer, got {maxiter!r}")
 
-    design = build_design(fixed, data, random, repeated)
+    design = build_design(fixed, data, random, repeated, weights=weights)
+    if ddfm is None:
+        ddfm = default_ddfm(design)
     layout = make_layout(design, method, noprofile=noprofile)
     blocks = make_blocks(design, layout)
     buckets = tuple({k: jnp.asarray(v) for k, v in b.items()} for b in blocks.buckets)
@@ -121,5 +136,6 @@ def mixed(
         theta_start=theta_start,
         natural_hessian=np.asarray(hess),
         gls_sums=[np.asarray(a) for a in gls],
-        ddfm=str(ddfm).lower(),
+        ddfm=ddfm,
+        covtest=bool(covtest),
     )

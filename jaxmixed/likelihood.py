@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .blocks import Layout
+from .blocks import CHUNK, Layout
 
 LOG2PI = float(np.log(2.0 * np.pi))
 
@@ -51,7 +51,9 @@ def to_working(theta, layout: Layout) -> np.ndarray:
 def scale_natural(theta_rel, sigma2, layout: Layout):
     """Natural parameters of σ² V* from those of V*."""
     mask = jnp.asarray(layout.scale_mask())
-    return jnp.where(mask, theta_rel * sigma2, theta_rel)
+    # loadings (FA0) scale with σ rather than σ²
+    root = np.concatenate([getattr(s, "root_scale_mask", lambda: np.zeros(s.n_params, bool))() for s in layout.structures])
+    return jnp.where(mask, theta_rel * sigma2, jnp.where(jnp.asarray(root), theta_rel * jnp.sqrt(sigma2), theta_rel))
 
 
 def _g_stack(theta, layout: Layout):
@@ -71,41 +73,64 @@ def block_v(theta, bucket, layout: Layout):
     gstack = _g_stack(theta, layout)
     r_params = split(theta, layout)[len(layout.g_kinds) :]
 
-    def one(z, zkind, zeff, zslot, zvalid, rpos, rsub, rgrp, coords, mask):
+    def one(z, zkind, zeff, zslot, zvalid, rpos, rsub, rgrp, coords, mask, wt):
         g = gstack[zkind[:, None], zeff[:, None], zeff[None, :]]
         g = g * ((zslot[:, None] == zslot[None, :]) * zvalid[:, None] * zvalid[None, :])
         v = z @ g @ z.T
         same_sub = rsub[:, None] == rsub[None, :]
+        r = jnp.zeros_like(v)
         for lvl, (s, p) in enumerate(zip(layout.r_structures, r_params)):
             in_g = (rgrp == lvl).astype(v.dtype)
-            v = v + s.matrix(p, rpos, coords) * same_sub * in_g[:, None] * in_g[None, :]
+            r = r + s.matrix(p, rpos, coords) * same_sub * in_g[:, None] * in_g[None, :]
+        iw = 1.0 / jnp.sqrt(wt)  # WEIGHT statement: W^-1/2 R W^-1/2
+        v = v + r * iw[:, None] * iw[None, :]
         mm = mask[:, None] * mask[None, :]
         return v * mm + jnp.diag(1.0 - mask)
 
     return jax.vmap(one)(
         bucket["z"], bucket["zkind"], bucket["zeff"], bucket["zslot"], bucket["zvalid"],
         bucket["rpos"], bucket["rsub"], bucket["rgrp"], bucket["coords"], bucket["mask"],
+        bucket.get("w", jnp.ones_like(bucket["mask"])),
+    )
+
+
+def _chunk_sums(theta, bucket, layout: Layout):
+    v = block_v(theta, bucket, layout)
+    chol = jnp.linalg.cholesky(v)
+    xt = jax.scipy.linalg.solve_triangular(chol, bucket["x"], lower=True)
+    yt = jax.scipy.linalg.solve_triangular(chol, bucket["y"][..., None], lower=True)[..., 0]
+    return (
+        2.0 * jnp.sum(jnp.log(jnp.diagonal(chol, axis1=-2, axis2=-1))),
+        jnp.einsum("bni,bnj->ij", xt, xt),
+        jnp.einsum("bni,bn->i", xt, yt),
+        jnp.sum(yt * yt),
     )
 
 
 def sums(theta, buckets, layout: Layout):
-    """(log|V|, X'V⁻¹X, X'V⁻¹y, y'V⁻¹y) summed over all blocks."""
+    """(log|V|, X'V⁻¹X, X'V⁻¹y, y'V⁻¹y) summed over all blocks.
+
+    A size class with more than ``CHUNK`` blocks is scanned chunk by chunk:
+    peak memory stays at one chunk's matrices, and the compiled program does
+    not grow with the number of subjects.
+    """
     p = layout.n_fixed
     dtype = theta.dtype
-    logdet = jnp.zeros((), dtype)
-    xvx = jnp.zeros((p, p), dtype)
-    xvy = jnp.zeros((p,), dtype)
-    yvy = jnp.zeros((), dtype)
+    total = (jnp.zeros((), dtype), jnp.zeros((p, p), dtype), jnp.zeros((p,), dtype), jnp.zeros((), dtype))
     for bucket in buckets:
-        v = block_v(theta, bucket, layout)
-        chol = jnp.linalg.cholesky(v)
-        xt = jax.scipy.linalg.solve_triangular(chol, bucket["x"], lower=True)
-        yt = jax.scipy.linalg.solve_triangular(chol, bucket["y"][..., None], lower=True)[..., 0]
-        logdet = logdet + 2.0 * jnp.sum(jnp.log(jnp.diagonal(chol, axis1=-2, axis2=-1)))
-        xvx = xvx + jnp.einsum("bni,bnj->ij", xt, xt)
-        xvy = xvy + jnp.einsum("bni,bn->i", xt, yt)
-        yvy = yvy + jnp.sum(yt * yt)
-    return logdet, xvx, xvy, yvy
+        nb = bucket["y"].shape[0]
+        if nb <= CHUNK:
+            part = _chunk_sums(theta, bucket, layout)
+        else:
+            chunks = jax.tree.map(lambda a: a.reshape((nb // CHUNK, CHUNK) + a.shape[1:]), bucket)
+
+            def step(acc, chunk):
+                return jax.tree.map(jnp.add, acc, _chunk_sums(theta, chunk, layout)), None
+
+            zero = jax.tree.map(jnp.zeros_like, total)
+            part, _ = jax.lax.scan(step, zero, chunks)
+        total = jax.tree.map(jnp.add, total, part)
+    return total
 
 
 def _gls(xvx, xvy, yvy):

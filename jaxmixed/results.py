@@ -48,6 +48,9 @@ class MixedResult:
     _g_blocks: tuple = field(repr=False)
     _v_block: object = field(repr=False)
     diagnostics: tuple[Diagnostic, ...] = ()
+    #: denominator degrees of freedom method of the ``fixed`` table (DDFM=)
+    ddfm: str = "residual"
+    _inf: object = field(default=None, repr=False, compare=False)
 
     @property
     def loglik(self) -> float:
@@ -104,9 +107,70 @@ class MixedResult:
         """G for the first subject (block), rows and columns labelled effect/subject."""
         return self._g_blocks[0].copy()
 
-    def V(self, block: int = 0) -> pd.DataFrame:
-        """Marginal covariance V_i of one block (default the first)."""
-        return self._v_block(block)
+    def V(self, subject: int | str = 0) -> pd.DataFrame:
+        """Marginal covariance V_i of one subject: by position (default the
+        first) or by a level of a RANDOM or REPEATED subject column."""
+        return self._v_block(subject)
+
+    # ---- inference (jaxmixed.inference) --------------------------------
+    def _ddfm(self, ddfm):
+        from .inference import normalize
+
+        return self.ddfm if ddfm is None else normalize(ddfm)
+
+    def type3(self, ddfm: str | None = None) -> pd.DataFrame:
+        """Type 3 Tests of Fixed Effects: Effect, NumDF, DenDF, FValue, ProbF.
+
+        ``ddfm`` (default: the fit's) is one of "residual", "contain", "bw",
+        "satterthwaite", "kr"."""
+        from .inference.type3 import type3_table
+
+        return type3_table(self._inf, self._ddfm(ddfm))
+
+    def estimate(self, L, label=None, ddfm: str | None = None, alpha: float = 0.05) -> pd.DataFrame:
+        """ESTIMATE: L'β with its standard error, t test and confidence limits.
+
+        ``L``: coefficients over the columns of ``fixed`` (a sequence, a matrix
+        with one row per estimate, or a dict/Series by name)."""
+        from .inference.estimate import estimate
+
+        return estimate(self._inf, L, label=label, ddfm=self._ddfm(ddfm), alpha=alpha)
+
+    def contrast(self, L, label=None, ddfm: str | None = None) -> pd.DataFrame:
+        """CONTRAST: the F test of Lβ = 0 for the rows of L together."""
+        from .inference.estimate import contrast
+
+        return contrast(self._inf, L, label=label, ddfm=self._ddfm(ddfm))
+
+    def lsmeans(self, effect: str, diff: bool = False, adjust: str | None = None, ddfm: str | None = None,
+                alpha: float = 0.05):
+        """LSMEANS for a classification effect (``"Variety"``, ``"nitro_f:Variety"``).
+
+        Returns the Least Squares Means table; with ``diff=True`` an object with
+        ``.means`` and ``.diffs`` (all pairwise differences; ``adjust="tukey"``
+        or ``"bonferroni"`` adds adjusted p-values)."""
+        from .inference.estimate import lsmeans
+
+        return lsmeans(self._inf, effect, diff=diff, adjust=adjust, ddfm=self._ddfm(ddfm), alpha=alpha)
+
+    @property
+    def random_effects(self) -> pd.DataFrame:
+        """Solution for Random Effects: EBLUPs b̂ = G Z'V⁻¹(y − Xβ̂) per effect and
+        subject level, with prediction standard errors."""
+        return self._inf.random_solution["table"].copy()
+
+    def predicted(self, kind: str = "conditional") -> pd.Series:
+        """Predicted values, ``"conditional"`` (Xβ̂ + Zb̂) or ``"marginal"`` (Xβ̂),
+        indexed by the row of the input data."""
+        from .inference.blups import predicted
+
+        return predicted(self._inf, kind)
+
+    def residuals(self, kind: str = "conditional", type: str = "raw") -> pd.Series:
+        """Residuals, conditional or marginal; ``type`` "raw", "pearson" or "studentized"."""
+        from .inference.blups import residuals
+
+        return residuals(self._inf, kind, type)
 
     def summary(self) -> str:
         from .display.text import summary_text
@@ -159,7 +223,7 @@ def _group_label(col, level):
 
 
 def build_result(*, design, layout, blocks, buckets, theta, minus2ll, opt, status_text, start_source,
-                 theta_start, natural_hessian, gls_sums, ddfm):
+                 theta_start, natural_hessian, gls_sums, ddfm, covtest=False):
     var = layout.variance_mask()
     ref = np.max(np.abs(theta[var]), initial=0.0)
     at_bound = var & (theta <= BOUND_TOL * max(ref, 1e-300))
@@ -185,6 +249,12 @@ def build_result(*, design, layout, blocks, buckets, theta, minus2ll, opt, statu
     se = np.sqrt(np.where(np.diag(asy) >= 0, np.diag(asy), np.nan))
 
     covparms, order = _covparm_table(layout, design, theta, se, at_bound)
+    if covtest:
+        # Wald Z; one-sided p for variances (bounded below by 0), two-sided otherwise.
+        z = covparms["Estimate"].to_numpy() / covparms["StdErr"].to_numpy()
+        var_o = layout.variance_mask()[order]
+        covparms["ZValue"] = z
+        covparms["ProbZ"] = np.where(var_o, stats.norm.sf(z), 2 * stats.norm.sf(np.abs(z)))
     labels = [f"{r.CovParm} {r.Subject}".strip() for r in covparms.itertuples()]
     asycov = pd.DataFrame(asy[np.ix_(order, order)], index=labels, columns=labels)
 
@@ -195,11 +265,13 @@ def build_result(*, design, layout, blocks, buckets, theta, minus2ll, opt, statu
     b = cov_b @ xvy
     est = np.zeros(p_all)
     sev = np.full(p_all, np.nan)
+    from .inference import LABELS, InferenceContext, fixed_inference
+
+    inf = InferenceContext(design=design, layout=layout, blocks=blocks, buckets=buckets, theta=theta,
+                           at_bound=at_bound, asy=asy, cov_b=cov_b, beta=b)
     est[~design.aliased] = b
-    sev[~design.aliased] = np.sqrt(np.diag(cov_b))
     dfv = np.full(p_all, np.nan)
-    df_resid = layout.n_obs - layout.n_fixed
-    dfv[~design.aliased] = df_resid
+    sev[~design.aliased], dfv[~design.aliased] = fixed_inference(inf, ddfm)
     t = est / sev
     fixed = pd.DataFrame(
         {"Estimate": est, "StdErr": sev, "DF": dfv, "tValue": t, "Probt": 2 * stats.t.sf(np.abs(t), dfv)},
@@ -246,8 +318,8 @@ def build_result(*, design, layout, blocks, buckets, theta, minus2ll, opt, statu
                 ", ".join(dict.fromkeys(st.name for st in layout.structures)),
                 layout.method,
                 "Profile" if layout.profile else "Parameter",
-                "Model-Based",
-                {"residual": "Residual"}[ddfm],
+                "Kenward-Roger" if ddfm == "kr" else "Model-Based",
+                LABELS[ddfm],
                 start_source,
             ],
         }
@@ -289,6 +361,8 @@ def build_result(*, design, layout, blocks, buckets, theta, minus2ll, opt, statu
     g_blocks = (_g_first(layout, design, blocks, buckets, theta),)
 
     def v_block(i):
+        if isinstance(i, str):
+            i = _block_of_level(design, blocks, i)
         return _v_of_block(layout, blocks, buckets, theta, i)
 
     return MixedResult(
@@ -313,7 +387,19 @@ def build_result(*, design, layout, blocks, buckets, theta, minus2ll, opt, statu
         _g_blocks=g_blocks,
         _v_block=v_block,
         diagnostics=tuple(diags),
+        ddfm=ddfm,
+        _inf=inf,
     )
+
+
+def _block_of_level(design, blocks, level: str) -> int:
+    subjects = [(r.subject, r.subject_levels) for r in design.randoms]
+    subjects.append((design.repeated.subject, design.repeated.subject_levels))
+    for codes, levels in subjects:
+        if level in levels:
+            row = int(np.flatnonzero(codes == levels.index(level))[0])
+            return int(blocks.block_of_row[row])
+    raise KeyError(f"no subject level {level!r} in the model's RANDOM or REPEATED subjects")
 
 
 def _locate(blocks, i):

@@ -6,6 +6,8 @@ and one line in ``REGISTRY`` below.
 
 from __future__ import annotations
 
+from importlib import import_module
+
 from ..errors import SpecificationError
 from .ar1 import AR1
 from .base import Structure
@@ -14,6 +16,14 @@ from .un import UN
 from .un1 import UN1
 from .vc import VC
 
+
+def _cls(where: str) -> type[Structure]:
+    """The class ``module.Class`` of this package, so that a structure is one
+    new module plus one line in ``REGISTRY``."""
+    module, _, name = where.rpartition(".")
+    return getattr(import_module(f".{module}", __name__), name)
+
+
 #: TYPE= name -> (structure class, allowed on the G side, allowed on the R side)
 REGISTRY: dict[str, tuple[type[Structure], bool, bool]] = {
     "VC": (VC, True, True),
@@ -21,6 +31,19 @@ REGISTRY: dict[str, tuple[type[Structure], bool, bool]] = {
     "UN(1)": (UN1, True, False),
     "CS": (CS, True, True),
     "AR(1)": (AR1, True, True),
+    "CSH": (_cls("csh.CSH"), True, True),
+    "UNR": (_cls("unr.UNR"), True, True),
+    "ARH(1)": (_cls("arh1.ARH1"), True, True),
+    "ARMA(1,1)": (_cls("arma11.ARMA11"), True, True),
+    "TOEP": (_cls("toep.TOEP"), True, True),
+    "TOEPH": (_cls("toeph.TOEPH"), True, True),
+    "ANTE(1)": (_cls("ante1.ANTE1"), True, True),
+    "HF": (_cls("hf.HF"), True, True),
+    "SP(POW)": (_cls("sp_pow.SPPOW"), False, True),
+    "SP(EXP)": (_cls("sp_exp.SPEXP"), False, True),
+    "SP(GAU)": (_cls("sp_gau.SPGAU"), False, True),
+    "SP(SPH)": (_cls("sp_sph.SPSPH"), False, True),
+    **{f"FA0({q})": (_cls("fa0.FA0").of(q), True, True) for q in range(1, 10)},
 }
 
 

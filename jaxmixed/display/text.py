@@ -52,9 +52,12 @@ def summary_text(res) -> str:
     parts.append(_table("Iteration History", hist))
     parts.append(res.status)
     cp = res.covparms.drop(columns=["Bound"])
-    parts.append(_table("Covariance Parameter Estimates", cp))
+    parts.append(_table("Covariance Parameter Estimates", cp, pvals=("ProbZ",)))
     parts.append(_table("Fit Statistics", res.fit_stats))
     parts.append(_table("Solution for Fixed Effects", res.fixed, index=True, pvals=("Probt",)))
+    type3 = res.type3() if getattr(res, "_inf", None) is not None else None
+    if type3 is not None and len(type3):
+        parts.append(_table("Type 3 Tests of Fixed Effects", type3, pvals=("ProbF",)))
     if res.diagnostics:
         parts.append("Diagnostics\n\n" + "\n".join(str(d) for d in res.diagnostics))
     return "\n\n".join(parts) + "\n"
