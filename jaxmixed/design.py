@@ -43,18 +43,21 @@ def effect_label(name: str) -> str:
     return "Intercept" if name == "(Intercept)" else name
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
 def _model_matrix(rhs: str, data: pd.DataFrame, what: str):
     try:
         return formulaic.model_matrix(rhs, data, na_action="ignore")
     except Exception as exc:  # formulaic raises many types; show one of ours
-        raise FormulaError(f"cannot build the {what} from {rhs!r}: {exc}") from exc
+        raise FormulaError(f"cannot build the {what} from {rhs!r}: {_ANSI.sub('', str(exc))}") from exc
 
 
 def _required(formula: str, what: str) -> set[str]:
     try:
         return set(formulaic.Formula(formula).required_variables)
     except Exception as exc:
-        raise FormulaError(f"cannot parse the {what} {formula!r}: {exc}") from exc
+        raise FormulaError(f"cannot parse the {what} {formula!r}: {_ANSI.sub('', str(exc))}") from exc
 
 
 def aliased_columns(x: np.ndarray, tol: float = 1e-9) -> np.ndarray:

@@ -121,8 +121,9 @@ def _bar_to_random(inner: str, formula: str, at: int) -> list[Random]:
     no_intercept = any(t in ("0", "-1") for t in terms) or re.search(r"-\s*1\b", lhs)
     terms = [t for t in terms if t not in ("0", "1", "-1")]
     effects = " + ".join((["0"] if no_intercept else ["1"]) + terms)
-    n_effects = len(terms) + (0 if no_intercept else 1)
-    type_ = "VC" if (double or n_effects == 1) else "UN"
+    # lme4: (expr | g) is unstructured over every column expr makes (a factor
+    # gives several), (expr || g) independent; (1 | g) reads best as VC.
+    type_ = "VC" if (double or (not terms and not no_intercept)) else "UN"
     # (1 | a/b) is (1 | a) + (1 | a:b): nesting spelled by its coarsest-first chain.
     levels = [p.strip() for p in rhs.split("/")]
     if any(not p for p in levels):
@@ -146,6 +147,8 @@ def split_bars(formula: str) -> tuple[str, list[Random]]:
     text = re.sub(r"\+\s*(?=\+|$)", "", text.strip())
     text = re.sub(r"~\s*\+", "~ ", text).strip()
     lhs, _, rhs = text.partition("~")
+    if not lhs.strip():
+        raise FormulaError(f"the fixed formula needs a response on the left of '~':\n  {formula}\n  ^")
     if not rhs.strip():
         rhs = "1"
     return f"{lhs.strip()} ~ {rhs.strip()}", randoms

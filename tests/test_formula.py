@@ -28,7 +28,7 @@ def R(effects, subject, type_):
         ("y ~ (1 | g)", "y ~ 1", [R("1", "g", "VC")]),
         ("y ~ (1 | g) + x", "y ~ x", [R("1", "g", "VC")]),
         ("y ~ x + (x || g)", "y ~ x", [R("1 + x", "g", "VC")]),
-        ("y ~ x + (0 + x | g)", "y ~ x", [R("0 + x", "g", "VC")]),
+        ("y ~ x + (0 + x | g)", "y ~ x", [R("0 + x", "g", "UN")]),
         ("y ~ x + (1 | a/b)", "y ~ x", [R("1", "a", "VC"), R("1", "a:b", "VC")]),
         ("y ~ x + (1 | a/b/c)", "y ~ x", [R("1", "a", "VC"), R("1", "a:b", "VC"), R("1", "a:b:c", "VC")]),
         ("y ~ x + (1 | a) + (1 | b) + z", "y ~ x + z", [R("1", "a", "VC"), R("1", "b", "VC")]),
@@ -77,10 +77,7 @@ def test_bad_bars_raise_formula_error(formula):
         "Reaction ~ Days ~ Subject",
         "Reaction ~ Days + $",
         "Reaction ~ Days + log(",
-        pytest.param("~ Days", marks=pytest.mark.xfail(
-            strict=True, raises=AttributeError,
-            reason="package bug: a fixed formula without a response raises AttributeError "
-                   "('DataFrame' object has no attribute 'lhs') from design.build_design, not FormulaError")),
+        "~ Days",
     ],
 )
 def test_bad_formulas_raise_formula_error_from_mixed(formula, sleepstudy):
@@ -196,3 +193,26 @@ def test_repeated_index_may_repeat_across_subjects():
 
     d = build_design("y ~ 1", df, None, jm.Repeated(subject="s", type="UN", index="t"))
     assert d.n_used == 6
+
+
+def test_bar_with_one_factor_term_is_unstructured_as_in_lme4():
+    from jaxmixed.blocks import make_layout
+    from jaxmixed.design import build_design
+
+    df = pd.DataFrame({"y": [1.0, 2.0, 0.5, 1.5, 2.5, 3.0, 0.2, 1.1, 2.2],
+                       "k": list("pqrpqrpqr"), "g": list("aaabbbccc")})
+    layout = make_layout(build_design("y ~ 1 + (0 + k | g)", df), "REML")
+    (kind,) = layout.g_kinds
+    assert kind.structure.dim == 3
+    assert kind.structure.name == "UN" and kind.structure.n_params == 6
+
+
+def test_bar_with_factor_and_intercept_is_unstructured():
+    from jaxmixed.blocks import make_layout
+    from jaxmixed.design import build_design
+
+    df = pd.DataFrame({"y": [1.0, 2.0, 0.5, 1.5, 2.5, 3.0, 0.2, 1.1, 2.2],
+                       "k": list("pqrpqrpqr"), "g": list("aaabbbccc")})
+    layout = make_layout(build_design("y ~ 1 + (k | g)", df), "REML")
+    (kind,) = layout.g_kinds
+    assert kind.structure.dim == 3 and kind.structure.name == "UN" and kind.structure.n_params == 6

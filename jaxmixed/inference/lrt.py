@@ -48,6 +48,17 @@ def _n_variances(fit) -> int:
     return int(fit._inf.layout.variance_mask().sum())
 
 
+def _same_column_space(a: np.ndarray, b: np.ndarray) -> bool:
+    def rank(m):
+        if m.size == 0:
+            return 0
+        sv = np.linalg.svd(m, compute_uv=False)
+        return int((sv > sv[0] * max(m.shape) * 1e-11).sum())
+
+    ra, rb = rank(a), rank(b)
+    return ra == rb == rank(np.hstack([a, b]))
+
+
 def mixture_p(chisq: float, df: int) -> float:
     upper = stats.chi2.sf(chisq, df)
     lower = stats.chi2.sf(chisq, df - 1) if df > 1 else float(chisq <= 0)
@@ -69,8 +80,7 @@ def lrt(fit0, fit1, mixture: bool | None = None) -> LRT:
         fit0, fit1 = fit1, fit0
     d0, d1 = fit0._inf.design, fit1._inf.design
     if fit0.method == "REML":
-        same_x = d0.x.shape == d1.x.shape and np.allclose(d0.x, d1.x)
-        if not same_x:
+        if not _same_column_space(np.asarray(d0.x, float), np.asarray(d1.x, float)):
             raise SpecificationError(
                 "REML likelihoods of models with different fixed effects cannot be compared; "
                 "refit both with method='ML' to test fixed effects"
