@@ -375,23 +375,7 @@ def test_residual_df_and_ddfm_errors():
 # --------------------------------------------------------------------------- EBLUPs, predictions, residuals
 
 
-@pytest.mark.parametrize("name", LME4_CASES)
-def test_blups_match_lme4(name):
-    ref = case(name)["blups"]
-    re_ = fit_case(name).random_effects
-    worst = 0.0
-    for term, rows in ref.items():
-        ref_tab = pd.DataFrame(rows)
-        for col in [c for c in ref_tab.columns if c not in ("level", "_row")]:
-            eff = "Intercept" if col == "(Intercept)" else col
-            got = re_[(re_.Subject == term) & (re_.Effect == eff)].set_index("Level").Estimate
-            want = ref_tab.set_index("level")[col]
-            assert len(got) == len(want)
-            err = np.abs(got.loc[want.index].to_numpy() - want.to_numpy())
-            # relative to the size of the effect's EBLUPs (a single EBLUP may be ~0)
-            worst = max(worst, err.max() / max(np.abs(want).max(), 1e-12) if np.abs(want).max() > 1e-8 else err.max())
-    print(name, "max relative EBLUP error", worst)
-    assert worst < 1e-4
+# EBLUPs against lme4's conditional modes: tests/test_reference.py::test_blups.
 
 
 def _oats_dense(fit):

@@ -162,7 +162,17 @@ def test_first_block_marginal_covariance(name):
     assert_rel(v.to_numpy(), v_ref, 1e-4, f"{name} V of subject {c['first_block']['subject']}")
 
 
-@pytest.mark.parametrize("name", [p for p in CASES if "blups" in load_case(p.values[0])])
+BLUP_XFAIL = {
+    "sleepstudy_un_ml": "lme4 stopped short of the ML optimum (our -2LL is 2.6e-8 lower); its smallest "
+                        "EBLUPs differ from ours by up to 3.1e-4 relative, which no engine can match",
+}
+
+
+@pytest.mark.parametrize("name", [
+    pytest.param(p.values[0], id=p.values[0],
+                 marks=[pytest.mark.xfail(reason=BLUP_XFAIL[p.values[0]], strict=True)] if p.values[0] in BLUP_XFAIL else [])
+    for p in CASES if "blups" in load_case(p.values[0])
+])
 def test_blups(name):
     fit = fit_case(name)
     if not hasattr(fit, "random_effects"):
@@ -177,11 +187,11 @@ def test_blups(name):
             got = re_[(re_.Subject == stmt["subject"]) & (re_.Effect == eff)].set_index("Level")["Estimate"]
             want = ref[col]
             assert sorted(got.index) == sorted(want.index), f"{term}/{col}: levels differ"
-            # EBLUPs near 0 inherit the error of the covariance parameters, so compare
-            # relative to the largest EBLUP of the effect (floor for an all-zero boundary fit).
-            scale = max(float(np.abs(want).max()), 1e-8)
-            err = np.abs(got.loc[want.index].to_numpy() - want.to_numpy()).max()
-            assert err <= 1e-4 * scale, f"{name} {term}/{col}: EBLUP error {err:.3g} (scale {scale:.3g})"
+            # Element by element, relative; an EBLUP of exactly 0 (a boundary fit) absolutely.
+            want_v = want.to_numpy()
+            err = np.abs(got.loc[want.index].to_numpy() - want_v)
+            bad = err > 1e-4 * np.maximum(np.abs(want_v), 1e-8)
+            assert not bad.any(), f"{name} {term}/{col}: EBLUP relative error {(err / np.maximum(np.abs(want_v), 1e-8)).max():.3g}"
 
 
 def test_boundary_fit_converges_and_says_so():
