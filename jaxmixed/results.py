@@ -107,6 +107,23 @@ class MixedResult:
         """G for the first subject (block), rows and columns labelled effect/subject."""
         return self._g_blocks[0].copy()
 
+    @property
+    def gcorr(self) -> pd.DataFrame:
+        """G of the first subject as a correlation matrix (PROC MIXED's GCORR)."""
+        return _cov_to_corr(self.G)
+
+    def R(self, subject: int | str = 0) -> pd.DataFrame:
+        """R_i, the REPEATED-side covariance of one subject (by position or level)."""
+        return self._v_block(subject, r_only=True)
+
+    def rcorr(self, subject: int | str = 0) -> pd.DataFrame:
+        """R_i as a correlation matrix (RCORR)."""
+        return _cov_to_corr(self.R(subject))
+
+    def vcorr(self, subject: int | str = 0) -> pd.DataFrame:
+        """V_i as a correlation matrix (VCORR)."""
+        return _cov_to_corr(self.V(subject))
+
     def V(self, subject: int | str = 0) -> pd.DataFrame:
         """Marginal covariance V_i of one subject: by position (default the
         first) or by a level of a RANDOM or REPEATED subject column."""
@@ -360,9 +377,12 @@ def build_result(*, design, layout, blocks, buckets, theta, minus2ll, opt, statu
 
     g_blocks = (_g_first(layout, design, blocks, buckets, theta),)
 
-    def v_block(i):
+    def v_block(i, r_only=False):
         if isinstance(i, str):
             i = _block_of_level(design, blocks, i)
+        if r_only:  # with every G parameter at 0, V_i is R_i
+            n_g = int(layout.offsets[len(layout.g_kinds)])
+            return _v_of_block(layout, blocks, buckets, np.concatenate([np.zeros(n_g), theta[n_g:]]), i)
         return _v_of_block(layout, blocks, buckets, theta, i)
 
     return MixedResult(
@@ -426,6 +446,14 @@ def _g_first(layout, design, blocks, buckets, theta):
         gk = layout.g_kinds[kk]
         labels.append(design.randoms[gk.statement].names[e])
     return pd.DataFrame(g, index=labels, columns=labels)
+
+
+def _cov_to_corr(cov: pd.DataFrame) -> pd.DataFrame:
+    """Correlations from a covariance table; a zero variance gives NaN in its row."""
+    sd = np.sqrt(np.diag(cov.to_numpy()))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        corr = cov.to_numpy() / np.outer(sd, sd)
+    return pd.DataFrame(corr, index=cov.index, columns=cov.columns)
 
 
 def _v_of_block(layout, blocks, buckets, theta, i):
