@@ -1,7 +1,5 @@
 """jaxmixed: linear mixed models (REML/ML) in JAX, in the manner of SAS PROC MIXED."""
 
-import jax as _jax
-
 from ._config import configure_jax as _configure_jax
 
 _configure_jax()

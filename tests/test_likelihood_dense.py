@@ -27,7 +27,8 @@ from jaxmixed.blocks import make_blocks, make_layout
 from jaxmixed.design import build_design
 from jaxmixed.likelihood import neg2ll_natural
 
-LOG2PI = np.log(2.0 * np.pi)
+from dense import dense_m2ll, tril_to_full  # noqa: E402
+
 FIXED = "y ~ x + trt"
 N_VISITS = 5
 
@@ -107,33 +108,6 @@ def same(df, *cols):
 def xmat(df):
     """X of ``y ~ x + trt`` (treatment coding, reference level A)."""
     return np.column_stack([np.ones(len(df)), df["x"].to_numpy(float), (df["trt"] == "B").to_numpy(float)])
-
-
-def dense_m2ll(y, x, v, method):
-    n, p = x.shape
-    chol = np.linalg.cholesky(v)
-    logdet_v = 2.0 * np.sum(np.log(np.diag(chol)))
-    vinv_x = np.linalg.solve(v, x)
-    vinv_y = np.linalg.solve(v, y)
-    xvx = x.T @ vinv_x
-    beta = np.linalg.solve(xvx, x.T @ vinv_y)
-    r = y - x @ beta
-    quad = r @ np.linalg.solve(v, r)
-    if method == "ML":
-        return n * LOG2PI + logdet_v + quad
-    sign, logdet_x = np.linalg.slogdet(xvx)
-    assert sign > 0
-    return (n - p) * LOG2PI + logdet_v + logdet_x + quad
-
-
-def tril_to_full(theta, d):
-    m = np.zeros((d, d))
-    k = 0
-    for i in range(d):
-        for j in range(i + 1):
-            m[i, j] = m[j, i] = theta[k]
-            k += 1
-    return m
 
 
 def full_to_tril(m):

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 import jax.numpy as jnp
 import numpy as np
 
-from ._corr import distances
 from .base import Structure
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import jax.numpy as jnp
-import numpy as np
 
 from ._corr import Hetero, acf_to_pacf, atanh_clip, pacf_to_acf, toeplitz
 
