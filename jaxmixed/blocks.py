@@ -71,8 +71,6 @@ class Layout:
     r_group_levels: tuple[str, ...]
     r_subject: str
     profile: bool  # residual scale profiled out of the likelihood
-    n_obs: int
-    n_fixed: int  # rank of X
     method: str  # "REML" or "ML"
 
     @property
@@ -137,8 +135,6 @@ def make_layout(design: Design, method: str, noprofile: bool = False) -> Layout:
         r_group_levels=rep.group_levels,
         r_subject=rep.statement.subject or "",
         profile=profile,
-        n_obs=design.n_used,
-        n_fixed=int(design.x.shape[1]),
         method=method,
     )
 

@@ -107,6 +107,17 @@ def _chunk_sums(theta, bucket, layout: Layout):
     )
 
 
+def count_obs(buckets):
+    """N, the observations used (padding rows have mask 0).  Taken from the data
+    rather than the static layout, so that BY groups of different sizes share
+    one compiled program."""
+    return sum(jnp.sum(b["mask"]) for b in buckets)
+
+
+def n_columns(buckets) -> int:
+    return buckets[0]["x"].shape[-1]
+
+
 def sums(theta, buckets, layout: Layout):
     """(log|V|, X'V⁻¹X, X'V⁻¹y, y'V⁻¹y) summed over all blocks.
 
@@ -114,7 +125,7 @@ def sums(theta, buckets, layout: Layout):
     peak memory stays at one chunk's matrices, and the compiled program does
     not grow with the number of subjects.
     """
-    p = layout.n_fixed
+    p = n_columns(buckets)
     dtype = theta.dtype
     total = (jnp.zeros((), dtype), jnp.zeros((p, p), dtype), jnp.zeros((p,), dtype), jnp.zeros((), dtype))
     for bucket in buckets:
@@ -134,21 +145,27 @@ def sums(theta, buckets, layout: Layout):
 
 
 def _gls(xvx, xvy, yvy):
-    """β̂, r'V⁻¹r and log|X'V⁻¹X| from the sums."""
+    """β̂, r'V⁻¹r, log|X'V⁻¹X| and rank X from the sums.
+
+    A column of X that is identically zero (aliased in this BY group, or
+    padding) has a zero diagonal in X'V⁻¹X: it gets a unit pivot, adds nothing
+    to the determinant, has β̂ = 0 and does not count in rank X."""
     if xvx.shape[0] == 0:
-        return xvy, yvy, jnp.zeros((), yvy.dtype)
+        return xvy, yvy, jnp.zeros((), yvy.dtype), jnp.zeros((), yvy.dtype)
+    active = jnp.diagonal(xvx) > 0
+    xvx = xvx + jnp.diag(jnp.where(active, 0.0, 1.0))
     c = jnp.linalg.cholesky(xvx)
     u = jax.scipy.linalg.solve_triangular(c, xvy, lower=True)
     beta = jax.scipy.linalg.solve_triangular(c.T, u, lower=False)
     rss = yvy - u @ u
-    return beta, rss, 2.0 * jnp.sum(jnp.log(jnp.diag(c)))
+    return beta, rss, 2.0 * jnp.sum(jnp.log(jnp.diag(c))), jnp.sum(active).astype(yvy.dtype)
 
 
 def neg2ll_natural(theta, buckets, layout: Layout):
     """−2ℓ at natural parameters θ (nothing profiled but β)."""
-    n, p = layout.n_obs, layout.n_fixed
+    n = count_obs(buckets)
     logdet, xvx, xvy, yvy = sums(theta, buckets, layout)
-    _, rss, logdet_x = _gls(xvx, xvy, yvy)
+    _, rss, logdet_x, p = _gls(xvx, xvy, yvy)
     if layout.method == "ML":
         return n * LOG2PI + logdet + rss
     return (n - p) * LOG2PI + logdet + logdet_x + rss
@@ -159,9 +176,9 @@ def profiled(w, buckets, layout: Layout):
     theta = to_natural(w, layout)
     if not layout.profile:
         return neg2ll_natural(theta, buckets, layout), jnp.ones((), theta.dtype)
-    n, p = layout.n_obs, layout.n_fixed
+    n = count_obs(buckets)
     logdet, xvx, xvy, yvy = sums(theta, buckets, layout)
-    _, rss, logdet_x = _gls(xvx, xvy, yvy)
+    _, rss, logdet_x, p = _gls(xvx, xvy, yvy)
     dof = n if layout.method == "ML" else n - p
     sigma2 = rss / dof
     value = dof * (LOG2PI + 1.0 + jnp.log(sigma2)) + logdet

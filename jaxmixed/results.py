@@ -296,8 +296,9 @@ def build_result(*, design, layout, blocks, buckets, theta, minus2ll, opt, statu
     )
 
     # Fit statistics, PROC MIXED conventions.
-    n_star = layout.n_obs - (layout.n_fixed if layout.method == "REML" else 0)
-    d = int((~at_bound).sum()) + (layout.n_fixed if layout.method == "ML" else 0)
+    rank_x = int(design.x.shape[1])
+    n_star = design.n_used - (rank_x if layout.method == "REML" else 0)
+    d = int((~at_bound).sum()) + (rank_x if layout.method == "ML" else 0)
     s = blocks.n_blocks
     label = "-2 Res Log Likelihood" if layout.method == "REML" else "-2 Log Likelihood"
     aicc = minus2ll + 2 * d * n_star / (n_star - d - 1) if n_star - d - 1 > 0 else np.nan

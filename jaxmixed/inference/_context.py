@@ -32,11 +32,11 @@ class InferenceContext:
     # ------------------------------------------------------------------ basics
     @property
     def n_obs(self) -> int:
-        return self.layout.n_obs
+        return self.design.n_used
 
     @property
     def rank_x(self) -> int:
-        return self.layout.n_fixed
+        return int(self.design.x.shape[1])
 
     @property
     def kept(self) -> np.ndarray:

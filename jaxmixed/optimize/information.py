@@ -20,12 +20,12 @@ import jax
 import jax.numpy as jnp
 
 from ..blocks import Layout
-from ..likelihood import block_v
+from ..likelihood import block_v, n_columns
 
 
 def trace_terms(theta, buckets, layout: Layout, *, identity_weight: bool = False, reml: bool = True):
     """(T, q) at θ; V_k are taken at θ, the weight V is V(θ) or I."""
-    p = layout.n_fixed
+    p = n_columns(buckets)
     k = theta.shape[0]
     dtype = theta.dtype
     parts = []
