@@ -101,6 +101,10 @@ class RepeatedDesign:
     coords: np.ndarray  # (N, k)
     group: np.ndarray
     group_levels: tuple[str, ...]
+    #: levels per index column (dim is their product); () without index=
+    index_shape: tuple[int, ...] = ()
+    #: the index columns
+    index_names: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -175,7 +179,7 @@ def build_design(
         need(r.subject_parts, f"RANDOM statement {k + 1} subject=")
         need([r.group] if r.group else [], f"RANDOM statement {k + 1} group=")
     need(repeated.subject_parts, "REPEATED subject=")
-    need([repeated.index] if repeated.index else [], "REPEATED index=")
+    need(repeated.index_columns, "REPEATED index=")
     need(repeated.coordinates, "REPEATED coordinate=")
     need([repeated.group] if repeated.group else [], "REPEATED group=")
     need([weights] if weights else [], "weights= (the WEIGHT statement)")
@@ -250,19 +254,19 @@ def _repeated_design(rep: Repeated, frame: pd.DataFrame) -> RepeatedDesign:
         subj, subj_levels = np.arange(n), ()  # independent rows
     else:
         subj, subj_levels = np.zeros(n, np.int64), ("",)  # the whole data is one subject
-    if rep.index:
-        col = frame[rep.index]
-        levels = np.sort(col.unique())
-        pos = np.searchsorted(levels, col.to_numpy())
+    shape: tuple[int, ...] = ()
+    if rep.index_columns:
+        pos, shape, index_levels = _index_positions(frame, rep.index_columns)
         dup = pd.DataFrame({"s": subj, "p": pos}).duplicated()
         if dup.any():
             row = int(np.flatnonzero(dup.to_numpy())[0])
             who = subj_levels[subj[row]] if subj_levels else str(row)
+            value = ", ".join(repr(frame[c].iloc[row]) for c in rep.index_columns)
             raise DataError(
-                f"REPEATED index={rep.index!r} has the value {col.iloc[row]!r} twice within subject {who!r}; "
+                f"REPEATED index={rep.index!r} has the value {value} twice within subject {who!r}; "
                 "each observation of a subject needs its own index value"
             )
-        dim, index_levels = len(levels), tuple(str(v) for v in levels)
+        dim = len(index_levels)
     else:
         order = pd.Series(np.arange(n)).groupby(subj).cumcount().to_numpy()
         pos = order
@@ -270,4 +274,25 @@ def _repeated_design(rep: Repeated, frame: pd.DataFrame) -> RepeatedDesign:
         index_levels = tuple(str(k + 1) for k in range(dim))
     coords = frame[list(rep.coordinates)].to_numpy(float) if rep.coordinates else np.zeros((n, 0))
     grp, grp_levels = _codes(frame, (rep.group,) if rep.group else ())
-    return RepeatedDesign(rep, subj.astype(np.int64), subj_levels, pos.astype(np.int64), dim, index_levels, coords, grp, grp_levels)
+    return RepeatedDesign(rep, subj.astype(np.int64), subj_levels, pos.astype(np.int64), dim, index_levels, coords, grp, grp_levels,
+                          index_shape=shape, index_names=rep.index_columns)
+
+
+def _index_positions(frame: pd.DataFrame, cols: tuple[str, ...]):
+    """Position of each row within its subject from the repeated effect: the
+    rank of its level in each index column, combined row-major (the last
+    column varies fastest), so that index=["var", "time"] puts (i, t) at
+    i n_time + t.  Returns the positions, the levels per column and a label
+    per position ("a:b" for several columns)."""
+    pos = np.zeros(len(frame), np.int64)
+    shape, per_col = [], []
+    for c in cols:
+        values = frame[c]
+        levels = np.sort(values.unique())
+        pos = pos * len(levels) + np.searchsorted(levels, values.to_numpy())
+        shape.append(len(levels))
+        per_col.append([str(v) for v in levels])
+    labels = [""]
+    for levels in per_col:
+        labels = [f"{a}:{b}" if a else b for a in labels for b in levels]
+    return pos, tuple(shape), tuple(labels)

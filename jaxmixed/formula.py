@@ -59,14 +59,17 @@ class Repeated:
     """The REPEATED statement: the R-side covariance of the errors within ``subject``.
 
     ``index`` is the column that places an observation within its subject
-    (PROC MIXED's repeated effect); ``coordinate`` the column(s) of the
+    (PROC MIXED's repeated effect), or two or more columns (``["var",
+    "time"]``, PROC MIXED's ``REPEATED var time``) whose level ranks place it
+    at position (i₁, i₂) -> i₁ n₂ + i₂, row-major, as the Kronecker-product
+    structures (``UN@AR(1)``, ``UN@CS``, ``UN@UN``) expect; ``coordinate`` the column(s) of the
     spatial structures; ``group`` a column whose levels get separate
     parameters.
     """
 
     subject: str | None = None
     type: str = "VC"
-    index: str | None = None
+    index: str | tuple[str, ...] | None = None
     coordinate: str | tuple[str, ...] | None = None
     group: str | None = None
 
@@ -74,11 +77,22 @@ class Repeated:
         object.__setattr__(self, "type", _norm_type(self.type))
         if isinstance(self.coordinate, list):
             object.__setattr__(self, "coordinate", tuple(self.coordinate))
+        if isinstance(self.index, list):
+            object.__setattr__(self, "index", tuple(self.index))
+        if isinstance(self.index, tuple) and (not self.index or not all(isinstance(c, str) and c for c in self.index)):
+            raise SpecificationError(f"index= takes a column name or a list of column names, got {self.index!r}")
         _subject_parts(self.subject)
 
     @property
     def subject_parts(self) -> tuple[str, ...]:
         return _subject_parts(self.subject)
+
+    @property
+    def index_columns(self) -> tuple[str, ...]:
+        """The columns of the repeated effect (none, one, or several)."""
+        if not self.index:
+            return ()
+        return (self.index,) if isinstance(self.index, str) else tuple(self.index)
 
     @property
     def coordinates(self) -> tuple[str, ...]:

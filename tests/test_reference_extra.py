@@ -18,6 +18,8 @@ import pytest
 
 import jaxmixed as jm
 
+from dense import dense_m2ll, tril_to_full  # noqa: E402
+
 REF = Path(__file__).parent / "reference"
 CASES = sorted((REF / "extra").glob("*.json"))
 #: cases left to ``-m slow``: each fit compiles a new program (seconds), and these
@@ -82,9 +84,42 @@ def test_covparms(fitted):
     cp = res.covparms
     if "Group" not in cp.columns:
         cp["Group"] = ""
-    table = {(r.CovParm, r.Group): r.Estimate for r in cp.itertuples()}
+    # the Subject column tells G-side UN(1,1) from R-side UN(1,1) where a case names it
+    by_subject = any("Subject" in row for row in case["proc_covparms"])
+    table = {(r.CovParm, r.Group) + ((r.Subject,) if by_subject else ()): r.Estimate for r in cp.itertuples()}
     assert len(table) == len(case["proc_covparms"])
     for row in case["proc_covparms"]:
-        key = (row["CovParm"], row.get("Group", ""))
+        key = (row["CovParm"], row.get("Group", "")) + ((row.get("Subject", ""),) if by_subject else ())
         assert key in table, (key, sorted(table))
         assert table[key] == pytest.approx(row["Estimate"], rel=2e-3, abs=1e-6), key
+
+
+def test_g_and_gcorr(fitted):
+    """Cases that give G (the genetic covariance of the multivariate model): G and
+    its correlation matrix (gcorr, the genetic correlations) as R fitted them."""
+    case, res = fitted
+    if "G" not in case:
+        pytest.skip("no G in this case")
+    want = np.asarray(case["G"], float)
+    np.testing.assert_allclose(res.G.to_numpy(float), want, rtol=2e-3, atol=1e-6 * np.abs(want).max())
+    np.testing.assert_allclose(res.gcorr.to_numpy(float), np.asarray(case["gcorr"], float), atol=1e-3)
+    np.testing.assert_allclose(res.R(0).to_numpy(float)[:3, :3], np.asarray(case["R"], float), rtol=2e-3)
+
+
+def test_minus2ll_is_dense_at_reported_g_and_r(fitted):
+    """The multivariate case: −2LL equals the brute-force dense REML −2LL with
+    V = Z G Z' + R built by hand from the reported UN parameters (G over the
+    traits of a family, R over the traits of a family × sample)."""
+    case, res = fitted
+    if "G" not in case:
+        pytest.skip("no G in this case")
+    _, data = load(next(p for p in CASES if p.stem == case["name"]))
+    cp = res.covparms
+    g = tril_to_full(cp.loc[cp["Subject"] == "family", "Estimate"].to_numpy(float), 3)
+    r = tril_to_full(cp.loc[cp["Subject"] == "family:sample", "Estimate"].to_numpy(float), 3)
+    t = data["trait"].map({"T1": 0, "T2": 1, "T3": 2}).to_numpy()
+    fam, sam = data["family"].to_numpy(), data["sample"].to_numpy()
+    same_f = fam[:, None] == fam[None, :]
+    v = g[np.ix_(t, t)] * same_f + r[np.ix_(t, t)] * same_f * (sam[:, None] == sam[None, :])
+    x = np.column_stack([np.ones(len(t)), t == 1, t == 2]).astype(float)
+    assert res.minus2ll == pytest.approx(dense_m2ll(data["y"].to_numpy(float), x, v, "REML"), rel=1e-9)

@@ -97,8 +97,10 @@ write_case <- function(name, data_file, fit, model, blocks, y, X, proc_covparms,
     # names "CovParm" or "CovParm|Group" as jaxmixed's covparms table shows them
     proc_covparms = lapply(names(proc_covparms), function(k) {
       parts <- strsplit(k, "|", fixed = TRUE)[[1]]
-      list(CovParm = parts[1], Group = if (length(parts) > 1) parts[2] else "",
-           Estimate = unname(proc_covparms[[k]]))
+      c(list(CovParm = parts[1], Group = if (length(parts) > 1) parts[2] else ""),
+        # a third part names the Subject (G and R sides can both have UN(1,1))
+        if (length(parts) > 2) list(Subject = parts[3]),
+        list(Estimate = unname(proc_covparms[[k]])))
     })
   ), extra)
   write_json(case, file.path(here, paste0(name, ".json")), auto_unbox = TRUE, digits = NA, pretty = TRUE)
@@ -333,3 +335,55 @@ custom_fit("orthodont_hf_reml", "HF",
            c(v0, 1.5), c(rep(1e-6, 4), -Inf), c(rep(Inf, 4), Inf),
            c(paste0("Var(", 1:4, ")"), "HF"),
            "HF: M_ij = (sigma_i^2 + sigma_j^2)/2 - lambda (i != j)")
+
+# ---- multivariate repeated measures: UN G over traits by family, UN R within family x sample ----
+# The genetic-correlation model: y_fst = mu_t + g_ft + e_fst with g_f ~ N(0, G) (3 traits,
+# UN) and e_fs ~ N(0, R) (UN over the traits of one sample).  nlme writes UN R as
+# corSymm + varIdent(trait): R_tu = sigma^2 delta_t delta_u C_tu.  25 of the 360 values are
+# deleted at random, so some samples lack a trait (positions come from the trait index).
+set.seed(20240612)
+nf <- 40; ns <- 3
+Gt <- matrix(c(4, 1.6, -0.8,  1.6, 2, 0.3,  -0.8, 0.3, 1.5), 3)
+Rt <- matrix(c(3, 1.2, 0.6,  1.2, 2.5, -0.4,  0.6, -0.4, 2), 3)
+mv <- do.call(rbind, lapply(1:nf, function(f) {
+  g <- as.numeric(t(chol(Gt)) %*% rnorm(3))
+  do.call(rbind, lapply(1:ns, function(s) {
+    e <- as.numeric(t(chol(Rt)) %*% rnorm(3))
+    data.frame(family = sprintf("F%02d", f), sample = paste0("S", s), trait = paste0("T", 1:3),
+               tnum = 1:3, y = round(c(10, 20, 15) + g + e, 4))
+  }))
+}))
+mv <- mv[-sample(nrow(mv), 25), ]
+write.csv(mv, file.path(here, "multivariate.csv"), row.names = FALSE)
+mv <- read.csv(file.path(here, "multivariate.csv"), stringsAsFactors = TRUE)
+Xm <- model.matrix(~ trait, mv); ym <- mv$y
+
+f <- lme(y ~ trait, mv, random = ~ 0 + trait | family, correlation = corSymm(form = ~ tnum | family/sample),
+         weights = varIdent(form = ~ 1 | trait), method = "REML", control = ctrl_lme)
+Gf <- matrix(as.numeric(getVarCov(f)), 3)
+sdr <- sigma(f) * coef(f$modelStruct$varStruct, unconstrained = FALSE, allCoef = TRUE)[c("T1", "T2", "T3")]
+Cf <- diag(3)  # corSymm's parameters are C(1,2), C(1,3), C(2,3)
+Cf[lower.tri(Cf)] <- coef(f$modelStruct$corStruct, unconstrained = FALSE)
+Cf <- Cf + t(Cf) - diag(3)
+full <- Filter(function(m) nrow(m) == 3, corMatrix(f$modelStruct$corStruct))[[1]]
+stopifnot(max(abs(full - Cf)) < 1e-12)
+Rf <- unname(outer(sdr, sdr) * Cf)
+# V of a family from the closed forms (rows in data order): Z G Z' + R within a sample
+mv_blocks <- lapply(levels(mv$family), function(l) {
+  i <- which(mv$family == l); t <- mv$tnum[i]
+  same <- outer(as.character(mv$sample[i]), as.character(mv$sample[i]), "==")
+  list(level = l, rows = i, V = Gf[t, t] + Rf[t, t] * same)
+})
+tril <- function(M, side) {
+  k <- which(lower.tri(M, diag = TRUE), arr.ind = TRUE); k <- k[order(k[, 1], k[, 2]), , drop = FALSE]
+  setNames(M[k], sprintf("UN(%d,%d)||%s", k[, 1], k[, 2], side))
+}
+write_case("multivariate_lme_un_un_reml", "multivariate.csv", f,
+           list(fixed = "y ~ C(trait)",
+                random = list(list(effects = "0 + C(trait)", subject = "family", type = "UN")),
+                repeated = list(subject = "family:sample", type = "UN", index = "trait")),
+           mv_blocks, ym, Xm, c(tril(Gf, "family"), tril(Rf, "family:sample")),
+           paste("lme pdSymm(~0+trait|family) + corSymm(~tnum|family/sample) + varIdent(trait)",
+                 "= RANDOM trait / subject=family type=UN + REPEATED trait / subject=family*sample type=UN"),
+           data_dir_field = "extra",
+           extra = list(gcorr = unname(cov2cor(Gf)), G = Gf, R = Rf))
