@@ -124,7 +124,7 @@ def make_layout(design: Design, method: str, noprofile: bool = False) -> Layout:
     rep = design.repeated
     cls = lookup(rep.statement.type, "REPEATED")
     dim = 1 if rep.statement.type == "VC" else rep.dim
-    r_structs = tuple(_structure(cls, dim, rep.index_levels[:dim]) for _ in rep.group_levels)
+    r_structs = tuple(cls.for_index(dim, rep.index_levels[:dim], rep.index_shape, rep.index_names) for _ in rep.group_levels)
     for s in r_structs:
         if s.n_coords and design.repeated.coords.shape[1] < s.n_coords:
             raise UnsupportedOptionError(f"type={s.name!r} needs coordinate= with at least {s.n_coords} column(s)")

@@ -23,8 +23,9 @@ from jaxmixed.errors import DataError, SpecificationError, UnsupportedOptionErro
 
 from dense import dense_from_blocks, dense_m2ll, tril_to_full  # noqa: E402
 
-#: every registered TYPE=; of the FA0(q) family (one class per q) FA0(1) and FA0(2) stand for all
-NAMES = sorted(n for n in REGISTRY if not (n.startswith("FA0(") and n not in ("FA0(1)", "FA0(2)")))
+#: every registered TYPE=; of the FA0(q) family (one class per q) FA0(1) and FA0(2) stand for all;
+#: the Kronecker products (UN@·, which need two index columns) have tests/test_kronecker.py
+NAMES = sorted(n for n in REGISTRY if not (n.startswith("FA0(") and n not in ("FA0(1)", "FA0(2)")) and "@" not in n)
 
 
 # ---------------------------------------------------------------------------

@@ -32,6 +32,13 @@ class Structure:
     #: number of coordinate columns the structure needs (spatial ones)
     n_coords = 0
 
+    @classmethod
+    def for_index(cls, dim: int, labels, shape: tuple[int, ...] = (), names: tuple[str, ...] = ()) -> "Structure":
+        """The structure for a REPEATED effect of ``dim`` positions; ``shape``
+        and ``names`` are the levels per index column and the columns, which
+        only the Kronecker-product structures need."""
+        return cls(dim=dim, labels=tuple(labels))
+
     # ---- parameters -------------------------------------------------------
     @property
     def n_params(self) -> int:
@@ -43,6 +50,11 @@ class Structure:
     def variance_mask(self) -> np.ndarray:
         """Parameters bounded below by 0 (variances)."""
         raise NotImplementedError
+
+    def linear_mask(self) -> np.ndarray:
+        """Parameters in which the matrix is linear while the others stay at
+        their default start (MIVQUE0 solves for these)."""
+        return np.ones(self.n_params, bool) if self.linear else self.variance_mask()
 
     def scale_mask(self) -> np.ndarray:
         """Parameters multiplied by c when the whole matrix is multiplied by c."""
@@ -64,6 +76,12 @@ class Structure:
     def default_start(self) -> np.ndarray:
         """Natural parameters used where MIVQUE0 gives no value."""
         return np.where(self.variance_mask(), 1.0, 0.0)
+
+    def data_start(self, distances: np.ndarray | None) -> np.ndarray:
+        """Start where MIVQUE0 gives no value, given a sample of the positive
+        distances between coordinate rows within a REPEATED subject (None
+        without coordinates).  Only the spatial structures use them."""
+        return self.default_start()
 
     # ---- transforms -------------------------------------------------------
     def to_natural(self, w):
