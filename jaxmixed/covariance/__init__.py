@@ -45,6 +45,7 @@ REGISTRY: dict[str, tuple[type[Structure], bool, bool]] = {
     "SP(SPH)": (_cls("sp_sph.SPSPH"), False, True),
     "UN@AR(1)": (_cls("un_ar1.UNAR1"), False, True),
     "UN@UN": (_cls("un_un.UNUN"), False, True),
+    "UN@CS": (_cls("un_cs.UNCS"), False, True),
     **{f"FA0({q})": (_cls("fa0.FA0").of(q), True, True) for q in range(1, 10)},
 }
 
