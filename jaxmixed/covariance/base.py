@@ -77,12 +77,6 @@ class Structure:
         """Natural parameters used where MIVQUE0 gives no value."""
         return np.where(self.variance_mask(), 1.0, 0.0)
 
-    def data_start(self, distances: np.ndarray | None) -> np.ndarray:
-        """Start where MIVQUE0 gives no value, given a sample of the positive
-        distances between coordinate rows within a REPEATED subject (None
-        without coordinates).  Only the spatial structures use them."""
-        return self.default_start()
-
     # ---- transforms -------------------------------------------------------
     def to_natural(self, w):
         raise NotImplementedError

@@ -30,41 +30,9 @@ def _mivque_system(theta0, buckets, layout: Layout):
     return trace_terms(theta0, buckets, layout, identity_weight=True)
 
 
-#: at most this many coordinate pairs are looked at for the spatial starts
-MAX_PAIRS = 2_000_000
-
-
-def within_subject_distances(buckets) -> np.ndarray | None:
-    """Positive Euclidean distances between the coordinate rows of one REPEATED
-    subject, from as many blocks of each size class as keep the pairs under
-    ``MAX_PAIRS`` (a sample is enough for a median); None without coordinates."""
-    out = []
-    for b in buckets:
-        coords = np.asarray(b["coords"])
-        if coords.shape[-1] == 0:
-            return None
-        n = coords.shape[1]
-        take = max(1, MAX_PAIRS // max(n * n, 1))
-        c, sub, mask = coords[:take], np.asarray(b["rsub"])[:take], np.asarray(b["mask"])[:take]
-        d = np.sqrt(((c[:, :, None, :] - c[:, None, :, :]) ** 2).sum(-1))
-        pair = (sub[:, :, None] == sub[:, None, :]) & (mask[:, :, None] * mask[:, None, :] > 0)
-        pair &= np.triu(np.ones((n, n), bool), 1)[None]
-        out.append(d[pair & (d > 0)])
-    return np.concatenate(out) if out else None
-
-
-def start_point(buckets, layout: Layout) -> np.ndarray:
-    """Natural θ where MIVQUE0 gives no value: each structure's default, the
-    spatial ranges from the coordinates' scale."""
-    dist = within_subject_distances(buckets) if any(s.n_coords for s in layout.r_structures) else None
-    return np.concatenate([k.structure.default_start() for k in layout.g_kinds]
-                          + [s.data_start(dist) for s in layout.r_structures])
-
-
 def mivque0(buckets, layout: Layout) -> np.ndarray:
-    """MIVQUE0 estimates of the natural parameters (non-linear ones at
-    :func:`start_point`)."""
-    theta0 = start_point(buckets, layout)
+    """MIVQUE0 estimates of the natural parameters (non-linear ones at default)."""
+    theta0 = np.concatenate([s.default_start() for s in layout.structures])
     lin = linear_mask(layout)
     t, q = _mivque_system(jnp.asarray(theta0), buckets, layout)
     t, q = np.asarray(t), np.asarray(q)
