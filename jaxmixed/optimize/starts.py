@@ -22,7 +22,12 @@ from .information import trace_terms
 
 
 def linear_mask(layout: Layout) -> np.ndarray:
-    return np.concatenate([np.ones(s.n_params, bool) if s.linear else s.variance_mask() for s in layout.structures])
+    def one(s):
+        if hasattr(s, "linear_mask"):  # NOBOUND wrapper: its variance mask is empty
+            return s.linear_mask()
+        return np.ones(s.n_params, bool) if s.linear else s.variance_mask()
+
+    return np.concatenate([one(s) for s in layout.structures])
 
 
 @partial(jax.jit, static_argnames="layout")
