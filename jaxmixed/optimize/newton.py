@@ -105,9 +105,15 @@ def newton(w0, buckets, layout: Layout, maxiter: int = 50, maxfunc: int = 150, c
         absvals = jnp.maximum(jnp.abs(vals), 1e-10 * top)
         coef = vecs.T @ g
 
+        # Along a direction of negative curvature the gradient may vanish (a saddle, such as a
+        # variance started at exactly 0 with w = 0): push one working unit along it, downhill
+        # by the sign of the gradient, so that the saddle is left instead of kept.
+        neg = vals < -1e-8 * top
+        push = jnp.where(neg, jnp.where(coef >= 0, 1.0, -1.0) * absvals, 0.0)
+
         def try_step(ls):
             ridge, _, _, tries, bad = ls
-            w_new = s["w"] - free * (vecs @ (coef / (absvals + ridge)))
+            w_new = s["w"] - free * (vecs @ ((coef + push) / (absvals + ridge)))
             f_new = fun(w_new)
             return ridge, w_new, f_new, tries + 1, bad + jnp.where(jnp.isfinite(f_new), 0, 1)
 
