@@ -254,6 +254,7 @@ def build_result(*, design, layout, blocks, buckets, theta, minus2ll, opt, statu
     var = layout.variance_mask()
     ref = np.max(np.abs(theta[var]), initial=0.0)
     at_bound = var & (theta <= BOUND_TOL * max(ref, 1e-300))
+    at_bound = at_bound | _tied_to_bound(layout, at_bound, theta)
     theta = np.where(at_bound, 0.0, theta)
     converged = int(opt.status) == 0
 
@@ -393,6 +394,22 @@ def build_result(*, design, layout, blocks, buckets, theta, minus2ll, opt, statu
         ddfm=ddfm,
         _inf=inf,
     )
+
+
+def _tied_to_bound(layout, at_bound, theta):
+    """Covariances UN(i,j) of a UN block whose variance UN(i,i) or UN(j,j) is on
+    its bound 0: positive semi-definiteness forces them to 0 as well, so they
+    are on the boundary too (not free parameters with a flat likelihood)."""
+    tied = np.zeros(len(theta), bool)
+    for s, sl in zip(layout.structures, layout.slices()):
+        if s.name != "UN" or s.dim < 2 or not s.variance_mask().any():
+            continue
+        rows, cols = np.tril_indices(s.dim)
+        diag_pos = {i: k for k, (i, j) in enumerate(zip(rows, cols)) if i == j}
+        for k, (i, j) in enumerate(zip(rows, cols)):
+            if i != j and (at_bound[sl.start + diag_pos[i]] or at_bound[sl.start + diag_pos[j]]):
+                tied[sl.start + k] = True
+    return tied
 
 
 def _block_of_level(design, blocks, level: str) -> int:

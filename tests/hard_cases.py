@@ -26,21 +26,31 @@ class HardCase:
     parms: tuple | None = None
 
 
-def _panel(seed, n_sub, xs, b0_sd, slope, noise=1.0):
+def _panel(seed, n_sub, xs, b0_sd, slope, noise=1.0, equal_slopes=False):
+    """Subjects with a random intercept and slope ``slope(b0, rng)``.  With
+    ``equal_slopes`` each subject's noise is made orthogonal to its centred x,
+    so every subject's own least-squares slope is the same: the data then
+    show less slope variation than the noise alone would give, and the REML
+    slope variance is 0."""
     rng = np.random.default_rng(seed)
+    xs = np.asarray(xs, float)
+    xc = xs - xs.mean()
     rows = []
     for s in range(n_sub):
         b0 = rng.normal(0, b0_sd)
         b1 = slope(b0, rng)
-        for x in xs:
-            rows.append({"subj": f"s{s:02d}", "x": float(x), "y": 10 + 2 * x + b0 + b1 * x + rng.normal(0, noise)})
+        e = rng.normal(0, noise, len(xs))
+        if equal_slopes:
+            e = e - xc * (xc @ e) / (xc @ xc)
+        for x, ei in zip(xs, e):
+            rows.append({"subj": f"s{s:02d}", "x": float(x), "y": 10 + 2 * x + b0 + b1 * x + ei})
     return pd.DataFrame(rows)
 
 
 def cases() -> list[HardCase]:
     xs = np.arange(6)
     corr_one = _panel(11, 20, xs, 2.0, lambda b0, rng: 0.5 * b0)
-    zero_slope = _panel(5, 20, xs, 2.0, lambda b0, rng: 0.0)
+    zero_slope = _panel(5, 20, xs, 2.0, lambda b0, rng: 0.0, equal_slopes=True)
     over = _panel(3, 6, np.arange(3), 1.0, lambda b0, rng: rng.normal(0, 0.5))
     rng = np.random.default_rng(7)
     single = pd.DataFrame({"id": [f"i{k}" for k in range(40)], "x": rng.normal(size=40)})

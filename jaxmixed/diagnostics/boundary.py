@@ -31,10 +31,57 @@ def _residual(cp):
     return float(hit.Estimate.iloc[0]) if len(hit) else None
 
 
+def _reduced_statement(ctx, k, rows, on):
+    """RANDOM statement k without the effects whose variance is on the bound,
+    or None when that cannot be written as a formula (a factor's columns, the
+    intercept, or a structure other than UN/VC)."""
+    import dataclasses
+
+    rd = ctx.design.randoms[k]
+    kinds = [g for g in ctx.layout.g_kinds if g.statement == k]
+    if len(kinds) != 1 or kinds[0].structure.name not in ("UN", "VC"):
+        return None
+    names = list(rd.names)
+    cp = ctx.result.covparms
+    zero = set()
+    for r in on:
+        label = str(cp.CovParm.iloc[r])
+        if label.startswith("UN("):
+            zero.add(int(label[3:].split(",")[0]) - 1)
+        elif label in kinds[0].structure.param_names():
+            zero.add(list(kinds[0].structure.param_names()).index(label))
+    keep = [n for e, n in enumerate(names) if e not in zero]
+    frame = ctx.design.frame
+    if not keep or "(Intercept)" not in keep or "(Intercept)" in [names[e] for e in zero]:
+        return None
+    terms = ["1"] + [n for n in keep if n != "(Intercept)"]
+    if any(n != "1" and (frame is None or n not in frame.columns) for n in terms):
+        return None
+    return dataclasses.replace(rd.statement, effects=" + ".join(terms))
+
+
+def _compare(ctx, random):
+    """(message, details) of the LRT against the fit with ``random``."""
+    from ..inference.lrt import lrt
+
+    reduced = refit_quietly(ctx, random)
+    test = lrt(reduced, ctx.result)
+    details = {"lrt_chisq": test.chisq, "lrt_df": test.df, "lrt_p": test.p_value,
+               "lrt_mixture": test.mixture, "minus2ll_without": reduced.minus2ll}
+    if test.mixture:
+        mix = "0.5·χ²₀ + 0.5·χ²₁" if test.df == 1 else f"0.5·χ²{test.df - 1} + 0.5·χ²{test.df}"
+    else:
+        mix = f"χ²{test.df}"
+    text = (f" Without it, -2 log-likelihood is {reduced.minus2ll:.4f} (with it {ctx.result.minus2ll:.4f}): "
+            f"likelihood ratio {test.chisq:.4g} on {test.df} df, p = {test.p_value:.4g} ({mix}).")
+    return text, details
+
+
 def check(ctx):
     cp = ctx.result.covparms
     out = []
-    bound_rows = set(np.flatnonzero(cp["Bound"].to_numpy()))
+    var_cp = ctx.layout.variance_mask()[ctx.order]
+    bound_rows = set(np.flatnonzero(cp["Bound"].to_numpy() & var_cp))
     resid = _residual(cp)
     for k, rd in enumerate(ctx.design.randoms):
         rows = _statement_rows(ctx, k)
@@ -52,36 +99,32 @@ def check(ctx):
                     (_who(cp.iloc[rows[0]]),), details={"icc": icc}))
             continue
         names = tuple(_who(cp.iloc[r]) for r in on)
-        whole = len(on) == len(rows)
-        if whole and len(rows) == 1:
+        whole = all(r in set(np.flatnonzero(cp["Bound"].to_numpy())) for r in rows)
+        if len(on) == 1:
             what = f"The variance {names[0]} is estimated as 0, on its lower bound"
         else:
-            what = f"The variance(s) {', '.join(names)} are estimated as 0, on the lower bound"
-        message = (f"{what}: the data show no variation {between} beyond the residual variation. "
-                   "Its standard error is not reported.")
+            what = f"The variances {', '.join(names)} are estimated as 0, on their lower bound"
+        message = (f"{what}: the data show no variation {between} beyond the residual variation"
+                   + ("" if whole else " and the other random effects") + ". No standard error is reported for it.")
         details = {}
-        suggestion = f"Drop the random effect {effect!r}"
+        suggestion = f"Drop the random effect {effect!r}" if whole else "Drop the effect(s) with zero variance"
         if subject:
             suggestion += f" (subject={subject})"
-        if whole and not IN_REFIT.get():
+        if not IN_REFIT.get():
             others = [r.statement for j, r in enumerate(ctx.design.randoms) if j != k]
-            try:
-                from ..inference.lrt import lrt
-
-                reduced = refit_quietly(ctx, others)
-                test = lrt(reduced, ctx.result)
-                details = {"lrt_chisq": test.chisq, "lrt_df": test.df, "lrt_p": test.p_value,
-                           "lrt_mixture": test.mixture, "minus2ll_without": reduced.minus2ll}
-                mix = "0.5·χ²₀ + 0.5·χ²₁" if test.mixture and test.df == 1 else (
-                    "50:50 χ² mixture" if test.mixture else "χ²")
-                message += (f" Without it, -2 log-likelihood is {reduced.minus2ll:.4f} (with it "
-                            f"{ctx.result.minus2ll:.4f}): likelihood ratio {test.chisq:.4g} on {test.df} df, "
-                            f"p = {test.p_value:.4g} ({mix}).")
-                if resid is not None and rd.names == ("(Intercept)",):
-                    message += " Intraclass correlation: 0."
-                    details["icc"] = 0.0
-            except JaxMixedError as err:
-                message += f" (The comparison fit without it failed: {err})"
+            reduced = None if whole else _reduced_statement(ctx, k, rows, on)
+            if reduced is not None:
+                others.insert(k, reduced)
+                suggestion += f": random={reduced!r}"
+            if whole or reduced is not None:
+                try:
+                    text, details = _compare(ctx, others)
+                    message += text
+                    if whole and resid is not None and rd.names == ("(Intercept)",):
+                        message += " Intraclass correlation: 0."
+                        details["icc"] = 0.0
+                except JaxMixedError as err:
+                    message += f" (The comparison fit without it failed: {err})"
         suggestion += " and compare the two fits with jm.lrt"
         suggestion += ("; with the variance at 0 the simpler model gives the same fixed-effect estimates." if whole
                        else "; or use a structure with fewer parameters (type='VC').")

@@ -15,7 +15,7 @@ _TOL = 1e-6
 
 def _g_block(ctx, i):
     kind = ctx.layout.g_kinds[i]
-    theta = ctx.est.theta[ctx.layout.slices()[i]]
+    theta = ctx.theta[ctx.layout.slices()[i]]
     return np.asarray(kind.structure.matrix(np.asarray(theta))), kind
 
 

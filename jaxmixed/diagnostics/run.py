@@ -23,6 +23,13 @@ class Context:
     labels: list  # covparms labels, covparms order
     order: np.ndarray  # covparms row -> internal index
 
+    @property
+    def theta(self) -> np.ndarray:
+        """The reported θ̂ (bound parameters exactly 0), in internal order."""
+        out = np.empty(len(self.order))
+        out[self.order] = self.result.covparms["Estimate"].to_numpy()
+        return out
+
 
 def finish(result, est, design, layout, opts, refit):
     from ..optimize.parms import covparm_labels
