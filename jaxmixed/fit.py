@@ -10,33 +10,21 @@ from __future__ import annotations
 
 from functools import partial
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .blocks import Layout, make_blocks, make_layout
+from .blocks import make_blocks, make_layout
 from .design import build_design
-from .errors import SpecificationError
+from .diagnostics.run import finish
+from .errors import SpecificationError, UnsupportedOptionError
 from .formula import Random, Repeated
 from .inference import default_ddfm
 from .inference import normalize as normalize_ddfm
-from .likelihood import natural_from_working, neg2ll_natural, sums
-from .optimize.newton import NONFINITE, STATUS_TEXT, newton
-from .optimize.starts import mivque0, start_working
+from .optimize.driver import Options, estimate, unbounded
+from .optimize.parms import bounds_option
 from .results import build_result
 
-
-
-_METHODS = ("REML", "ML")
-
-
-@partial(jax.jit, static_argnames="layout")
-def _finalize(w, buckets, layout: Layout):
-    """Natural θ̂, −2ℓ there, its Hessian in θ and the GLS sums, in one program
-    (only where Newton stopped before taking any derivative)."""
-    theta = natural_from_working(w, buckets, layout)
-    hess = jax.hessian(neg2ll_natural)(theta, buckets, layout)
-    return theta, neg2ll_natural(theta, buckets, layout), hess, sums(theta, buckets, layout)
+_METHODS = ("REML", "ML", "MIVQUE0")
 
 
 def mixed(
@@ -51,11 +39,20 @@ def mixed(
     weights: str | None = None,
     maxiter: int = 50,
     maxfunc: int = 150,
-    convh: float = 1e-8,
+    convh: float | None = None,
     noprofile: bool = False,
     scoring: int = 0,
     parms=None,
     by: str | list[str] | None = None,
+    convf: float | None = None,
+    convg: float | None = None,
+    absolute: bool = False,
+    hold=None,
+    noiter: bool = False,
+    nobound: bool = False,
+    lowerb=None,
+    upperb=None,
+    scale: bool = True,
 ):
     """Fit a linear mixed model as PROC MIXED does.
 
@@ -69,7 +66,8 @@ def mixed(
         RANDOM statements (G side).
     repeated : jm.Repeated, optional
         REPEATED statement (R side); default σ² I.
-    method : "REML" or "ML"
+    method : "REML", "ML" or "MIVQUE0" (the non-iterative estimator alone; fixed
+        effects by GLS at its values, −2 Res Log Likelihood evaluated there)
     ddfm : denominator degrees of freedom method (DDFM=) for the ``fixed`` table
         and the default of ``type3``, ``estimate``, ``contrast``, ``lsmeans``:
         ``"contain"`` (containment), ``"bw"`` (between-within), ``"residual"``
@@ -81,13 +79,25 @@ def mixed(
         weight are not used; a weight <= 0 is an error.
     covtest : add Wald Z and its p-value (ZValue, ProbZ) to ``covparms``
         (COVTEST; one-sided for variances).
-    maxiter, maxfunc, convh : Newton iteration limits and the relative Hessian
-        convergence criterion (PROC MIXED's MAXITER, MAXFUNC, CONVH).
+    maxiter, maxfunc : Newton iteration and function-evaluation limits.
+    convh, convf, convg, absolute : convergence criteria (PROC MIXED's CONVH,
+        CONVF, CONVG, ABSOLUTE; see ``optimize/criteria.py``).  Converged when
+        any named one is met; CONVH=1e-8 when none is named.
     noprofile : keep the residual variance in the optimisation (NOPROFILE).
     scoring : use Fisher scoring (expected information) for the first
         ``scoring`` iterations (SCORING=).
-    parms : starting values of the covariance parameters (natural scale, in
-        the order of ``covparms``) instead of MIVQUE0.
+    parms : starting values of the covariance parameters instead of MIVQUE0
+        (PARMS): a sequence in the order of ``covparms``; a dict by CovParm name
+        (or "CovParm Subject [Group]" label, or position) whose values may be
+        lists, giving a grid searched in one vectorised evaluation (the table
+        is ``fit.parms_grid``; unnamed parameters take their MIVQUE0 values);
+        or an earlier MixedResult of the same model, to resume from.
+    hold : parameters (names or positions in ``covparms``) fixed at their
+        ``parms`` values (HOLD=); ``noiter=True`` fixes all of them (NOITER).
+    nobound : lift the bounds: variances may be negative (NOBOUND).
+    lowerb, upperb : other bounds (LOWERB=, UPPERB=) are not supported.
+    scale : optimise on internally rescaled data (exactly undone; see
+        ``scaling.py``); ``False`` only for testing.
 
     by : column or list of columns (PROC MIXED's BY statement): the model is
         fitted separately to every group of rows, all groups batched; rows
@@ -106,53 +116,62 @@ def mixed(
     if not (isinstance(maxiter, int) and maxiter >= 0):
         raise SpecificationError(f"maxiter must be a non-negative integer, got {maxiter!r}")
 
+    if not (isinstance(scoring, int) and scoring >= 0):
+        raise SpecificationError(f"scoring must be a non-negative integer (iterations of Fisher scoring), got {scoring!r}")
+    for name, tol in (("convh", convh), ("convf", convf), ("convg", convg)):
+        if tol is not None and not (np.isfinite(tol) and tol >= 0):
+            raise SpecificationError(f"{name} must be a non-negative number, got {tol!r}")
+    bounds_option(lowerb, upperb)
+    if noiter and parms is None:
+        raise SpecificationError("noiter=True needs parms= (the values to fix the covariance parameters at)")
+
     if by is not None:
         from .by import fit_by
 
-        if not (isinstance(scoring, int) and scoring >= 0):
-            raise SpecificationError(f"scoring must be a non-negative integer (iterations of Fisher scoring), got {scoring!r}")
+        extra = {"convf": convf is not None, "convg": convg is not None, "absolute": absolute,
+                 "hold": hold is not None, "noiter": noiter, "nobound": nobound, "method='MIVQUE0'": method == "MIVQUE0"}
+        named = [k for k, v in extra.items() if v]
+        if named:
+            raise UnsupportedOptionError(f"{', '.join(named)} cannot be combined with by= yet; fit the groups separately")
         return fit_by(by, fixed, data, random, repeated, method, ddfm=ddfm, covtest=covtest, weights=weights,
-                      maxiter=maxiter, maxfunc=maxfunc, convh=convh, noprofile=noprofile, scoring=scoring, parms=parms)
+                      maxiter=maxiter, maxfunc=maxfunc, convh=1e-8 if convh is None else convh,
+                      noprofile=noprofile, scoring=scoring, parms=parms)
+
     design = build_design(fixed, data, random, repeated, weights=weights)
     if ddfm is None:
         ddfm = default_ddfm(design)
-    layout = make_layout(design, method, noprofile=noprofile)
+    # A held parameter is fixed in absolute terms, so σ² cannot be profiled (PROC MIXED does the same).
+    layout = make_layout(design, "REML" if method == "MIVQUE0" else method,
+                         noprofile=noprofile or hold is not None or noiter)
+    if nobound:
+        layout = unbounded(layout)
     blocks = make_blocks(design, layout)
     buckets = tuple({k: jnp.asarray(v) for k, v in b.items()} for b in blocks.buckets)
-
-    if parms is None:
-        theta_start = mivque0(buckets, layout)
-        start_source = "MIVQUE0"
-    else:
-        theta_start = np.asarray(parms, float).ravel()
-        if theta_start.shape[0] != layout.n_params:
-            raise SpecificationError(
-                f"parms= has {theta_start.shape[0]} values but the model has {layout.n_params} covariance parameters"
-            )
-        start_source = "PARMS"
-    w0 = jnp.asarray(start_working(theta_start, layout))
-    if not (isinstance(scoring, int) and scoring >= 0):
-        raise SpecificationError(f"scoring must be a non-negative integer (iterations of Fisher scoring), got {scoring!r}")
-    opt = newton(w0, buckets, layout, maxiter=maxiter, maxfunc=maxfunc, convh=convh, scoring=scoring)
-    if int(opt.status) == NONFINITE:  # the loop never ran: no derivatives at the start were taken
-        theta, m2ll, hess, gls = _finalize(opt.w, buckets, layout)
-    else:
-        theta, m2ll, hess, gls = opt.theta, opt.minus2ll, opt.natural_hessian, opt.gls
-    theta = np.asarray(theta)
-
-    return build_result(
+    opts = Options(method=method, maxiter=maxiter, maxfunc=maxfunc, convh=convh, convf=convf, convg=convg,
+                   absolute=bool(absolute), scoring=scoring, parms=parms, hold=hold, noiter=bool(noiter),
+                   nobound=bool(nobound), scale=bool(scale))
+    est = estimate(design, layout, blocks.buckets, opts)
+    result = build_result(
         design=design,
         layout=layout,
         blocks=blocks,
         buckets=buckets,
-        theta=theta,
-        minus2ll=float(m2ll),
-        opt=opt,
-        status_text=STATUS_TEXT[int(opt.status)],
-        start_source=start_source,
-        theta_start=theta_start,
-        natural_hessian=np.asarray(hess),
-        gls_sums=[np.asarray(a) for a in gls],
+        theta=est.theta,
+        minus2ll=est.minus2ll,
+        opt=est.opt,
+        status_text=est.status_text,
+        start_source=est.start_source,
+        theta_start=est.theta_start,
+        natural_hessian=est.hessian,
+        gls_sums=est.gls,
         ddfm=ddfm,
         covtest=bool(covtest),
+        held=est.held,
     )
+    refit = partial(_refit, data=data, repeated=repeated, method=method, weights=weights)
+    return finish(result, est, design, layout, opts, refit)
+
+
+def _refit(random, *, fixed, data, repeated, method, weights):
+    """The same model with other RANDOM statements (for a diagnostic's comparison fit)."""
+    return mixed(fixed, data, random=random or None, repeated=repeated, method=method, weights=weights)

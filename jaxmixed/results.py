@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .diagnostics import Diagnostic
+from .diagnostics import Diagnostic  # noqa: F401  (re-exported for older imports)
 
 #: a variance this small relative to the largest one is reported on its bound 0
 BOUND_TOL = 1e-9
@@ -51,6 +51,8 @@ class MixedResult:
     #: denominator degrees of freedom method of the ``fixed`` table (DDFM=)
     ddfm: str = "residual"
     _inf: object = field(default=None, repr=False, compare=False)
+    #: PROC MIXED's Parameter Search table of a ``parms=`` grid (None without a grid)
+    parms_grid: pd.DataFrame | None = field(default=None, repr=False, compare=False)
 
     @property
     def loglik(self) -> float:
@@ -189,6 +191,14 @@ class MixedResult:
 
         return residuals(self._inf, kind, type)
 
+    def diagnose(self, file=None) -> str:
+        """Print (and return) a short plain-language report of ``diagnostics``."""
+        from .diagnostics.report import report
+
+        text = report(self)
+        print(text, file=file)
+        return text
+
     def summary(self) -> str:
         from .display.text import summary_text
 
@@ -240,17 +250,20 @@ def _group_label(col, level):
 
 
 def build_result(*, design, layout, blocks, buckets, theta, minus2ll, opt, status_text, start_source,
-                 theta_start, natural_hessian, gls_sums, ddfm, covtest=False):
+                 theta_start, natural_hessian, gls_sums, ddfm, covtest=False, held=None):
     var = layout.variance_mask()
     ref = np.max(np.abs(theta[var]), initial=0.0)
     at_bound = var & (theta <= BOUND_TOL * max(ref, 1e-300))
+    at_bound = at_bound | _tied_to_bound(layout, at_bound, theta)
     theta = np.where(at_bound, 0.0, theta)
     converged = int(opt.status) == 0
 
     # Asymptotic covariance of θ: 2 H⁻¹ on the parameters not on a bound.
     k = len(theta)
     asy = np.full((k, k), np.nan)
-    free = ~at_bound
+    # held parameters (HOLD=, NOITER) are known constants: no standard error, not in the ASYCOV
+    fixed_par = at_bound if held is None else (at_bound | np.asarray(held, bool))
+    free = ~fixed_par
     notes = []
     if free.any():
         h = natural_hessian
@@ -285,7 +298,7 @@ def build_result(*, design, layout, blocks, buckets, theta, minus2ll, opt, statu
     from .inference import LABELS, InferenceContext, fixed_inference
 
     inf = InferenceContext(design=design, layout=layout, blocks=blocks, buckets=buckets, theta=theta,
-                           at_bound=at_bound, asy=asy, cov_b=cov_b, beta=b)
+                           at_bound=fixed_par, asy=asy, cov_b=cov_b, beta=b)
     est[~design.aliased] = b
     dfv = np.full(p_all, np.nan)
     sev[~design.aliased], dfv[~design.aliased] = fixed_inference(inf, ddfm)
@@ -343,38 +356,8 @@ def build_result(*, design, layout, blocks, buckets, theta, minus2ll, opt, statu
         }
     )
 
-    from .diagnostics import Diagnostic
-
+    # Findings about the fit are added by jaxmixed.diagnostics (they need the whole result).
     diags = []
-    for i in np.flatnonzero(at_bound[order]):
-        row = covparms.iloc[i]
-        who = f"{row.CovParm} ({row.Subject})" if row.Subject else row.CovParm
-        diags.append(
-            Diagnostic(
-                "variance-on-boundary", "warning",
-                f"The variance {who} is estimated as 0, on its lower bound: the data show no variation for this "
-                "effect beyond what the other terms already explain. Its standard error is not reported.",
-                (who,),
-                "Drop this random effect and compare the two fits with a likelihood-ratio test (jm.lrt).",
-            )
-        )
-    if "hessian-not-pd" in notes:
-        diags.append(
-            Diagnostic(
-                "hessian-not-pd", "warning",
-                "The Hessian of -2 log-likelihood in the covariance parameters is not positive definite at the "
-                "estimates, so their standard errors are not reported.",
-                suggestion="Check for a flat direction: a parameter the data cannot pin down, or a simpler structure.",
-            )
-        )
-    if not converged:
-        diags.append(Diagnostic("not-converged", "error", status_text,
-                                suggestion="Raise maxiter, give starting values with parms=, or simplify the model."))
-    if design.aliased.any():
-        names = tuple(np.array(design.fixed_names)[design.aliased])
-        diags.append(Diagnostic("aliased-fixed-effects", "info",
-                                "These fixed-effect columns are linear combinations of earlier ones and are set "
-                                f"to 0 (as PROC MIXED does): {', '.join(names)}.", names))
 
     g_blocks = (_g_first(layout, design, blocks, buckets, theta),)
 
@@ -411,6 +394,22 @@ def build_result(*, design, layout, blocks, buckets, theta, minus2ll, opt, statu
         ddfm=ddfm,
         _inf=inf,
     )
+
+
+def _tied_to_bound(layout, at_bound, theta):
+    """Covariances UN(i,j) of a UN block whose variance UN(i,i) or UN(j,j) is on
+    its bound 0: positive semi-definiteness forces them to 0 as well, so they
+    are on the boundary too (not free parameters with a flat likelihood)."""
+    tied = np.zeros(len(theta), bool)
+    for s, sl in zip(layout.structures, layout.slices()):
+        if s.name != "UN" or s.dim < 2 or not s.variance_mask().any():
+            continue
+        rows, cols = np.tril_indices(s.dim)
+        diag_pos = {i: k for k, (i, j) in enumerate(zip(rows, cols)) if i == j}
+        for k, (i, j) in enumerate(zip(rows, cols)):
+            if i != j and (at_bound[sl.start + diag_pos[i]] or at_bound[sl.start + diag_pos[j]]):
+                tied[sl.start + k] = True
+    return tied
 
 
 def _block_of_level(design, blocks, level: str) -> int:

@@ -130,3 +130,51 @@ def test_predictor_affine_transform(method, c, d):
     assert other.minus2ll == pytest.approx(ref.minus2ll + shift, abs=1e-5)
     resid = lambda f: float(f.covparms.set_index("CovParm").Estimate["Residual"])  # noqa: E731
     assert resid(other) == pytest.approx(resid(ref), rel=1e-4)
+
+
+# --------------------------------------------------------------------------- badly scaled data
+def _expected(ref, method, a, b, c, d):
+    """The fit of y' = a·y + b on Days' = c·Days + d, from the fit on the original data.
+
+    X' = X A and Z' = Z A with A = [[1, d], [0, c]], so β' = a A⁻¹ (β + (b/a) e₁),
+    G' = a² A⁻¹ G A⁻ᵀ, σ²' = a² σ², and −2ℓ' = −2ℓ + 2 N' log|a| (+ 2 log|c| under
+    REML, from log|A'X'V⁻¹XA| = log|X'V⁻¹X| + 2 log|det A|)."""
+    A = np.array([[1.0, d], [0.0, c]])
+    Ai = np.linalg.inv(A)
+    beta = a * Ai @ (ref.fixed.Estimate.to_numpy() + np.array([b / a, 0.0]))
+    cp = ref.covparms.Estimate.to_numpy()
+    G = np.array([[cp[0], cp[1]], [cp[1], cp[2]]])
+    G2 = a**2 * Ai @ G @ Ai.T
+    theta = np.array([G2[0, 0], G2[1, 0], G2[1, 1], a**2 * cp[3]])
+    m2ll = ref.minus2ll + 2 * n_prime(method) * np.log(abs(a)) + (2 * np.log(abs(c)) if method == "REML" else 0.0)
+    return beta, theta, m2ll
+
+
+def _check_rescaled(method, a, b, c, d):
+    ref = base(method)
+    df = sleep()
+    df["Reaction"] = a * df["Reaction"] + b
+    df["Days"] = c * df["Days"] + d
+    other = fit(df, method)
+    assert other.converged, other.status
+    beta, theta, m2ll = _expected(ref, method, a, b, c, d)
+    assert other.minus2ll == pytest.approx(m2ll, abs=1e-6)
+    np.testing.assert_allclose(other.fixed.Estimate, beta, rtol=1e-6)
+    scale_g = np.array([abs(theta[0]), np.sqrt(abs(theta[0] * theta[2])), abs(theta[2]), abs(theta[3])])
+    assert np.all(np.abs(other.covparms.Estimate.to_numpy() - theta) <= 1e-6 * scale_g), (other.covparms, theta)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_seconds_and_tiny_units_give_the_same_fit(method):
+    """Reaction × 10⁴ and Days in seconds (× 3600·24): predictors and variances many orders of
+    magnitude apart."""
+    _check_rescaled(method, 1e4, 0.0, 3600.0 * 24, 0.0)
+    _check_rescaled(method, 1e-5, 3.0, 1e-4, 0.0)
+
+
+@pytest.mark.parametrize("method", METHODS)
+@settings(max_examples=6, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(la=st.floats(-5, 5), lc=st.floats(-4, 5), b=st.floats(-1e3, 1e3), d=st.floats(-30, 30),
+       sa=st.sampled_from([1.0, -1.0]))
+def test_affine_rescaling_over_orders_of_magnitude(method, la, lc, b, d, sa):
+    _check_rescaled(method, sa * 10.0**la, b * 10.0**la, 10.0**lc, d * 10.0**lc)

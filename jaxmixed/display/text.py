@@ -49,6 +49,8 @@ def summary_text(res) -> str:
                          "Value": [res.n_obs, res.n_used, res.n_obs - res.n_used]})
     parts.append(_table("Number of Observations", nobs))
     hist = res.iteration_history.drop(columns=["Ridge"])
+    if "Note" in hist and not hist["Note"].astype(bool).any():
+        hist = hist.drop(columns=["Note"])
     parts.append(_table("Iteration History", hist))
     parts.append(res.status)
     cp = res.covparms.drop(columns=["Bound"])
@@ -59,5 +61,5 @@ def summary_text(res) -> str:
     if type3 is not None and len(type3):
         parts.append(_table("Type 3 Tests of Fixed Effects", type3, pvals=("ProbF",)))
     if res.diagnostics:
-        parts.append("Diagnostics\n\n" + "\n".join(str(d) for d in res.diagnostics))
+        parts.append("Diagnostics (fit.diagnose() for details)\n\n" + "\n".join(d.brief() for d in res.diagnostics))
     return "\n\n".join(parts) + "\n"

@@ -88,7 +88,10 @@ def lrt(fit0, fit1, mixture: bool | None = None) -> LRT:
     df = _n_params(fit1) - _n_params(fit0)
     if df <= 0:
         raise SpecificationError("the two fits have the same number of parameters; they are not nested")
-    chisq = max(float(fit0.minus2ll - fit1.minus2ll), 0.0)
+    chisq = float(fit0.minus2ll - fit1.minus2ll)
+    # a difference at the rounding level of −2ℓ (a variance at its bound 0) is exactly 0
+    if chisq < 1e-9 * max(abs(fit0.minus2ll), 1.0):
+        chisq = 0.0
     if mixture is None:
         mixture = _n_variances(fit1) - _n_variances(fit0) == 1
     naive = float(stats.chi2.sf(chisq, df))

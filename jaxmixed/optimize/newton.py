@@ -6,11 +6,19 @@ Each iteration takes the modified Newton direction d = −(|H| + λI)⁻¹ g, wh
 approached) and λ is a Levenberg-Marquardt ridge raised until −2ℓ falls
 and lowered after each success.  Convergence is PROC MIXED's relative
 Hessian criterion g'H⁻¹g / |f| < CONVH (default 1e-8), checked only where H
-is positive definite.  Derivatives come by the chain rule from the natural-θ
-Hessian (``likelihood.working_derivatives``); the loop ends with them taken at
-the final iterate, so that Hessian is also the one for the covariance of θ̂
-and one compiled second-derivative program serves the whole fit.  ``scoring=k`` uses the expected information
-(Fisher scoring) for the first k iterations instead of the Hessian.
+is positive definite; CONVF and CONVG (``criteria.py``) may be used instead
+or as well.  Derivatives come by the chain rule from the natural-θ Hessian
+(``likelihood.working_derivatives``); the loop ends with them taken at the
+final iterate, so that Hessian is also the one for the covariance of θ̂ and
+one compiled second-derivative program serves the whole fit.  ``scoring=k``
+uses the expected information (Fisher scoring) for the first k iterations
+instead of the Hessian.
+
+``free`` (1 = moves, 0 = held: PROC MIXED's HOLD=) restricts the step to the
+free working parameters; a trial point where −2ℓ is not finite (V not
+positive definite, possible under NOBOUND) is rejected like one where −2ℓ
+rose, and counted in ``n_nonfinite``.  Everything is traced (no host-side
+control flow per iteration), so the function can be vmapped over data sets.
 """
 
 from __future__ import annotations
@@ -22,7 +30,14 @@ import jax
 import jax.numpy as jnp
 
 from ..blocks import Layout
-from ..likelihood import natural_derivatives, profiled, to_natural, working_derivatives
+from ..likelihood import (
+    n_columns,
+    natural_derivatives,
+    profiled,
+    to_natural,
+    working_derivatives,
+)
+from .criteria import Tolerances, evaluate
 from .scoring import expected_hessian
 
 CONVERGED, MAXITER, STALLED, NONFINITE = 0, 1, 2, 3
@@ -52,21 +67,13 @@ class NewtonResult(NamedTuple):
     minus2ll: jax.Array
     natural_hessian: jax.Array
     gls: tuple
+    hist_w: jax.Array  # working parameters after each accepted iteration
+    n_nonfinite: jax.Array  # trial points rejected because −2ℓ was not finite
 
 
-def _criterion(f, g, h):
-    vals, vecs = jnp.linalg.eigh(h)
-    pd = jnp.all(vals > 1e-12 * jnp.maximum(1.0, jnp.max(jnp.abs(vals))))
-    coef = vecs.T @ g
-    quad = jnp.sum(coef**2 / jnp.where(pd, vals, 1.0))
-    crit = jnp.where(pd, quad / jnp.maximum(jnp.abs(f), 1e-12), jnp.inf)
-    if g.shape[0] == 0:
-        return jnp.zeros((), f.dtype)
-    return crit
-
-
-@partial(jax.jit, static_argnames=("layout", "maxiter", "maxfunc", "scoring"))
-def newton(w0, buckets, layout: Layout, maxiter: int = 50, maxfunc: int = 150, convh: float = 1e-8, scoring: int = 0):
+@partial(jax.jit, static_argnames=("layout", "maxiter", "maxfunc", "scoring", "absolute"))
+def newton(w0, buckets, layout: Layout, maxiter: int = 50, maxfunc: int = 150, convh: float = 1e-8, scoring: int = 0,
+           convf: float = -1.0, convg: float = -1.0, absolute: bool = False, free=None):
     """Minimise −2ℓ from working parameters ``w0``.
 
     The derivatives are traced once, at the top of the loop body.  Once the
@@ -77,11 +84,13 @@ def newton(w0, buckets, layout: Layout, maxiter: int = 50, maxfunc: int = 150, c
     fun = lambda w: profiled(w, buckets, layout)
     dtype = w0.dtype
     k = w0.shape[0]
+    tol = Tolerances(convh, convf, convg)
+    free = jnp.ones((k,), dtype) if free is None else jnp.asarray(free, dtype)
     f0, sig0 = fun(w0)
     hist = jnp.full((maxiter + 1,), jnp.nan, dtype)
     zero = jnp.zeros((k,), dtype)
     kk = layout.n_params
-    p = buckets[0]["x"].shape[-1]
+    p = n_columns(buckets)
     nan_nat = (jnp.full((kk,), jnp.nan, dtype), jnp.full((), jnp.nan, dtype), jnp.full((kk, kk), jnp.nan, dtype),
                (jnp.full((), jnp.nan, dtype), jnp.full((p, p), jnp.nan, dtype), jnp.full((p,), jnp.nan, dtype),
                 jnp.full((), jnp.nan, dtype)))
@@ -89,6 +98,8 @@ def newton(w0, buckets, layout: Layout, maxiter: int = 50, maxfunc: int = 150, c
         w=w0, f=f0, sigma2=sig0, g=zero, h=jnp.zeros((k, k), dtype), it=jnp.array(0), nfev=jnp.array(1),
         ridge=jnp.zeros((), dtype), crit=jnp.array(jnp.inf, dtype),
         status=jnp.where(jnp.isfinite(f0), -1, NONFINITE), polished=jnp.array(False), nat=nan_nat,
+        f_prev=jnp.array(jnp.inf, dtype), nonfinite=jnp.array(0),
+        hist_w=jnp.full((maxiter + 1, k), jnp.nan, dtype).at[0].set(w0),
         hist_f=hist.at[0].set(f0), hist_crit=hist, hist_evals=hist.at[0].set(1.0), hist_ridge=hist.at[0].set(0.0),
     )
 
@@ -99,8 +110,10 @@ def newton(w0, buckets, layout: Layout, maxiter: int = 50, maxfunc: int = 150, c
         g, h, nat = working_derivatives(s["w"], s["sigma2"], buckets, layout)
         if scoring:
             h = jax.lax.cond(s["it"] < scoring, lambda: expected_hessian(s["w"], buckets, layout), lambda: h)
-        crit = _criterion(s["f"], g, h)
-        done = crit < convh
+        # held parameters: no gradient, a unit Hessian row, hence no step
+        g = g * free
+        h = h * free[:, None] * free[None, :] + jnp.diag(1.0 - free)
+        done, crit = evaluate(s["f"], s["f_prev"], g, h, tol, absolute)
         final = done & s["polished"]  # converged at an already polished iterate: stop here
         limit = (s["it"] >= maxiter) | (s["nfev"] >= maxfunc)
         vals, vecs = jnp.linalg.eigh(h)
@@ -108,11 +121,17 @@ def newton(w0, buckets, layout: Layout, maxiter: int = 50, maxfunc: int = 150, c
         absvals = jnp.maximum(jnp.abs(vals), 1e-10 * top)
         coef = vecs.T @ g
 
+        # Along a direction of negative curvature the gradient may vanish (a saddle, such as a
+        # variance started at exactly 0 with w = 0): push one working unit along it, downhill
+        # by the sign of the gradient, so that the saddle is left instead of kept.
+        neg = vals < -1e-8 * top
+        push = jnp.where(neg, jnp.where(coef >= 0, 1.0, -1.0) * absvals, 0.0)
+
         def try_step(ls):
-            ridge, _, _, _, tries = ls
-            w_new = s["w"] - vecs @ (coef / (absvals + ridge))
+            ridge, _, _, _, tries, bad = ls
+            w_new = s["w"] - free * (vecs @ ((coef + push) / (absvals + ridge)))
             f_new, sig_new = fun(w_new)
-            return ridge, w_new, f_new, sig_new, tries + 1
+            return ridge, w_new, f_new, sig_new, tries + 1, bad + jnp.where(jnp.isfinite(f_new), 0, 1)
 
         def worse(f_new):
             return ~jnp.isfinite(f_new) | (f_new > s["f"] + 1e-12 * jnp.abs(s["f"]))
@@ -121,12 +140,15 @@ def newton(w0, buckets, layout: Layout, maxiter: int = 50, maxfunc: int = 150, c
             return worse(ls[2]) & (ls[4] < 40) & ~done & ~limit
 
         def ls_body(ls):
-            return try_step((jnp.maximum(ls[0] * 4.0, 1e-6 * top), ls[1], ls[2], ls[3], ls[4]))
+            return try_step((jnp.maximum(ls[0] * 4.0, 1e-6 * top), ls[1], ls[2], ls[3], ls[4], ls[5]))
 
+        # Once converged, one more pure Newton step is still taken when it lowers −2ℓ:
+        # it costs one evaluation and squares the remaining error.
         skip = limit | final
-        ls = jax.lax.cond(skip, lambda: (s["ridge"], s["w"], s["f"], s["sigma2"], jnp.array(0)),
-                          lambda: try_step((jnp.where(done, 0.0, s["ridge"]), s["w"], s["f"], s["sigma2"], jnp.array(0))))
-        ridge, w_new, f_new, sig_new, tries = jax.lax.while_loop(ls_cond, ls_body, ls)
+        ls = jax.lax.cond(skip, lambda: (s["ridge"], s["w"], s["f"], s["sigma2"], jnp.array(0), s["nonfinite"]),
+                          lambda: try_step((jnp.where(done, 0.0, s["ridge"]), s["w"], s["f"], s["sigma2"],
+                                            jnp.array(0), s["nonfinite"])))
+        ridge, w_new, f_new, sig_new, tries, nonfinite = jax.lax.while_loop(ls_cond, ls_body, ls)
         moved = ~worse(f_new) & ~skip
         ok = moved & ~done
         it = s["it"] + jnp.where(ok, 1, 0)
@@ -140,6 +162,8 @@ def newton(w0, buckets, layout: Layout, maxiter: int = 50, maxfunc: int = 150, c
             sigma2=jnp.where(moved, sig_new, s["sigma2"]), g=g, h=h, it=it,
             nfev=s["nfev"] + tries, ridge=jnp.where(ok, ridge / 4.0, ridge), crit=jnp.where(s["polished"] & done, s["crit"], crit),
             status=status, polished=s["polished"] | (done & moved), nat=nat,
+            f_prev=jnp.where(ok, s["f"], s["f_prev"]), nonfinite=nonfinite,
+            hist_w=s["hist_w"].at[it].set(jnp.where(ok, w_new, s["hist_w"][it])),
             hist_f=s["hist_f"].at[it].set(jnp.where(ok, f_new, s["hist_f"][it])), hist_crit=hist_crit,
             hist_evals=s["hist_evals"].at[it].set(jnp.where(ok, tries.astype(dtype), s["hist_evals"][it])),
             hist_ridge=s["hist_ridge"].at[it].set(jnp.where(ok, ridge, s["hist_ridge"][it])),
@@ -159,4 +183,5 @@ def newton(w0, buckets, layout: Layout, maxiter: int = 50, maxfunc: int = 150, c
     return NewtonResult(
         s["w"], s["f"], s["g"], s["h"], s["it"], s["nfev"], s["status"], s["crit"],
         s["hist_f"], s["hist_crit"], s["hist_evals"], s["hist_ridge"], theta, value, hess, sm,
+        s["hist_w"], s["nonfinite"],
     )
