@@ -24,6 +24,7 @@ from .likelihood import natural_from_working, neg2ll_natural, sums
 from .optimize.newton import STATUS_TEXT, newton
 from .optimize.starts import mivque0, start_working
 from .results import build_result
+from .validate import check_model, with_findings
 
 
 
@@ -103,6 +104,7 @@ def mixed(
     if ddfm is None:
         ddfm = default_ddfm(design)
     layout = make_layout(design, method, noprofile=noprofile)
+    findings = check_model(design, layout)
     blocks = make_blocks(design, layout)
     buckets = tuple({k: jnp.asarray(v) for k, v in b.items()} for b in blocks.buckets)
 
@@ -123,7 +125,7 @@ def mixed(
     theta, m2ll, hess, gls = _finalize(opt.w, buckets, layout)
     theta = np.asarray(theta)
 
-    return build_result(
+    result = build_result(
         design=design,
         layout=layout,
         blocks=blocks,
@@ -139,3 +141,4 @@ def mixed(
         ddfm=ddfm,
         covtest=bool(covtest),
     )
+    return with_findings(result, findings, buckets[0]["y"].dtype)
