@@ -119,6 +119,8 @@ class Design:
     frame: object = field(default=None, repr=False)
     #: WEIGHT statement: per-row weights w (R_i -> W^-1/2 R_i W^-1/2), None without one
     weights: np.ndarray | None = field(default=None, repr=False)
+    #: the WEIGHT statement's column name
+    weights_column: str | None = None
     #: findings about the data made while building the design (rows excluded, ...)
     notes: tuple = field(default=(), repr=False)
 
@@ -237,6 +239,7 @@ def build_design(
         model_spec=xdf.model_spec,
         frame=frame,
         weights=wts,
+        weights_column=weights or None,
         notes=tuple(n for n in [excluded_rows_diagnostic(data, cols, len(frame))] if n is not None),
     )
 
