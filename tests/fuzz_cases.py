@@ -26,14 +26,15 @@ from jaxmixed.errors import JaxMixedError
 G_TYPES = sorted(k for k, (_, g, _) in REGISTRY.items() if g and not k.startswith("FA0(") or k == "FA0(1)")
 R_TYPES = sorted(k for k, (_, _, r) in REGISTRY.items() if r and not k.startswith("FA0(") or k == "FA0(1)")
 
-FIXED = [
-    "y ~ x", "y ~ x + C(c)", "y ~ 1", "y ~ x + x2", "y ~ x + (1 | g)", "y ~ x + (x | g)", "y ~ C(c) * x",
-    "y ~ x + (1 | g/c)", "y ~ x + (x || g)", "y ~ k",
-    # invalid
-    "s ~ x", "y ~ q", "y ~ x +", "y ~ x + (1 | g", "y ~ (1 | )", "~ x", "y ~ x + $", "y ~ C(c)[", "y x",
-]
-EFFECTS = ["1", "1 + x", "x", "0 + x", "C(c)", "1 + nope", ""]
-SUBJECTS = ["g", "g", "c", "g:c", None, "zz", "s"]
+FIXED = ["y ~ x", "y ~ x + C(c)", "y ~ 1", "y ~ x + x2", "y ~ x + (1 | g)", "y ~ x + (x | g)", "y ~ C(c) * x",
+         "y ~ x + (1 | g/c)", "y ~ x + (x || g)", "y ~ k"]
+BAD_FIXED = ["s ~ x", "y ~ q", "y ~ x +", "y ~ x + (1 | g", "y ~ (1 | )", "~ x", "y ~ x + $", "y ~ C(c)[", "y x"]
+EFFECTS = ["1", "1 + x", "x", "0 + x", "C(c)"]
+BAD_EFFECTS = ["1 + nope", "", "1 +"]
+SUBJECTS = ["g", "g", "c", "g:c", None]
+BAD_SUBJECTS = ["zz", "g:", 3]
+#: which part of the specification is made invalid (None: a valid specification)
+PARTS = [None] * 6 + ["fixed", "random", "repeated", "method", "weights", "type"]
 
 
 @st.composite
@@ -75,39 +76,57 @@ def frames(draw) -> pd.DataFrame:
 
 
 @st.composite
-def randoms(draw):
-    if draw(st.booleans()):
+def randoms(draw, bad=False):
+    if not bad and draw(st.booleans()):
         return None
     out = []
-    for _ in range(draw(st.integers(1, 2))):
-        effects = draw(st.sampled_from(EFFECTS))
-        type_ = draw(st.sampled_from(G_TYPES + ["FOO", "SP(POW)"]))
-        out.append((effects, draw(st.sampled_from(SUBJECTS)), type_, draw(st.sampled_from([None, None, "c", "zz"]))))
+    for k in range(draw(st.integers(1, 2))):
+        effects = draw(st.sampled_from(BAD_EFFECTS if bad and k == 0 else EFFECTS))
+        subject = draw(st.sampled_from(SUBJECTS))
+        if bad and k == 0 and effects in EFFECTS:
+            subject = draw(st.sampled_from(BAD_SUBJECTS))
+        type_ = draw(st.sampled_from(G_TYPES))
+        out.append((effects, subject, type_, draw(st.sampled_from([None, None, "c"]))))
     return out
 
 
 @st.composite
-def repeateds(draw):
-    if draw(st.booleans()):
+def repeateds(draw, bad=False):
+    if not bad and draw(st.booleans()):
         return None
-    type_ = draw(st.sampled_from(R_TYPES + ["UN(1)", "BAR"]))
-    coord = None
-    if type_.startswith("SP("):
-        coord = draw(st.sampled_from(["x", "x, t", None, "nope"]))
-    return (draw(st.sampled_from(["g", "g", None, "c", "zz"])), type_,
-            draw(st.sampled_from([None, None, "t", "x"])), coord, draw(st.sampled_from([None, None, "c"])))
+    type_ = draw(st.sampled_from(R_TYPES))
+    coord = draw(st.sampled_from(["x", "x, t"])) if type_.startswith("SP(") else None
+    subject, index = draw(st.sampled_from(["g", "g", None])), draw(st.sampled_from([None, None, "t"]))
+    if bad:
+        which = draw(st.sampled_from(["subject", "index", "coordinate"]))
+        if which == "subject":
+            subject = draw(st.sampled_from(["zz", "s:"]))
+        elif which == "index":
+            index = "nope"
+        else:
+            type_, coord = "SP(POW)", draw(st.sampled_from([None, "nope"]))
+    return (subject, type_, index, coord, draw(st.sampled_from([None, None, "c"])))
 
 
 @st.composite
 def cases(draw):
-    return dict(
+    bad = draw(st.sampled_from(PARTS))
+    case = dict(
         data=draw(frames()),
-        fixed=draw(st.sampled_from(FIXED)),
-        random=draw(randoms()),
-        repeated=draw(repeateds()),
-        method=draw(st.sampled_from(["REML", "REML", "ML", "MIVQUE"])),
-        weights=draw(st.sampled_from([None, None, None, "w", "s", "zz"])),
+        fixed=draw(st.sampled_from(BAD_FIXED if bad == "fixed" else FIXED)),
+        random=draw(randoms(bad == "random")),
+        repeated=draw(repeateds(bad == "repeated")),
+        method=draw(st.sampled_from(["MIVQUE", "reml ", 2] if bad == "method" else ["REML", "REML", "ML"])),
+        weights=draw(st.sampled_from(["s", "zz"] if bad == "weights" else [None, None, None, "w"])),
+        bad=bad,
     )
+    if bad == "type":
+        side = draw(st.sampled_from(["random", "repeated"]))
+        if side == "random":
+            case["random"] = [("1", "g", draw(st.sampled_from(["FOO", "SP(POW)", "FA0(0)"])), None)]
+        else:
+            case["repeated"] = ("g", draw(st.sampled_from(["BAR", "UN(1)", "AR(2)"])), None, None, None)
+    return case
 
 
 def _statements(case):
@@ -135,6 +154,7 @@ def check_case(case) -> None:
     except JaxMixedError:
         COUNT["errors"] += 1
         return
+    assert case["bad"] is None, f"an invalid {case['bad']} was accepted"
     COUNT["fitted"] += 1
     assert isinstance(fit.converged, bool)
     if fit.converged:
