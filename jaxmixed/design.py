@@ -59,7 +59,8 @@ def _required(formula: str, what: str) -> set[str]:
 
 
 def aliased_columns(x: np.ndarray, tol: float = 1e-9) -> np.ndarray:
-    """Columns of ``x`` that are linear combinations of earlier columns (sweep order)."""
+    """Columns of ``x`` that are linear combinations of earlier columns (sweep order):
+    the part of a column orthogonal to the earlier kept ones is below ``tol``·‖column‖·√N."""
     keep: list[int] = []
     aliased = np.zeros(x.shape[1], bool)
     q = np.zeros((x.shape[0], 0))
@@ -69,7 +70,9 @@ def aliased_columns(x: np.ndarray, tol: float = 1e-9) -> np.ndarray:
         resid = col - q @ (q.T @ col) if q.shape[1] else col
         resid = resid - q @ (q.T @ resid) if q.shape[1] else resid
         rn = np.linalg.norm(resid)
-        if norm == 0 or rn <= tol * max(norm, 1.0) * np.sqrt(x.shape[0]):
+        # relative to the column's own norm (as PROC MIXED's SINGULAR=), so that
+        # rescaling a predictor, even by 1e-12, never changes what is aliased
+        if norm == 0 or rn <= tol * norm * np.sqrt(x.shape[0]):
             aliased[j] = True
             continue
         keep.append(j)
