@@ -8,7 +8,8 @@ from . import datasets, errors  # noqa: E402
 from .fit import mixed  # noqa: E402
 from .formula import Random, Repeated  # noqa: E402
 from .inference import lrt  # noqa: E402
+from .persist import load  # noqa: E402
 from .results import MixedResult  # noqa: E402
 
 __version__ = "0.1.0"
-__all__ = ["mixed", "lrt", "Random", "Repeated", "MixedResult", "datasets", "errors", "__version__"]
+__all__ = ["mixed", "load", "lrt", "Random", "Repeated", "MixedResult", "datasets", "errors", "__version__"]

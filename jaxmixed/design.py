@@ -15,8 +15,9 @@ import formulaic
 import numpy as np
 import pandas as pd
 
-from .errors import DataError, FormulaError, SpecificationError
+from .errors import DataError, SpecificationError
 from .formula import Random, Repeated, split_bars
+from .validate import check_response, excluded_rows_diagnostic, formula_error, unknown_column_error
 
 _LEVEL = re.compile(r"^(?P<var>.+?)\[(?:T\.)?(?P<level>.*)\]$")
 _CALL = re.compile(r"^C\((?P<inner>[^,()]+)(?:,.*)?\)$")
@@ -43,25 +44,23 @@ def effect_label(name: str) -> str:
     return "Intercept" if name == "(Intercept)" else name
 
 
-_ANSI = re.compile(r"\x1b\[[0-9;]*m")
-
-
 def _model_matrix(rhs: str, data: pd.DataFrame, what: str):
     try:
         return formulaic.model_matrix(rhs, data, na_action="ignore")
     except Exception as exc:  # formulaic raises many types; show one of ours
-        raise FormulaError(f"cannot build the {what} from {rhs!r}: {_ANSI.sub('', str(exc))}") from exc
+        raise formula_error(what, rhs, exc) from exc
 
 
 def _required(formula: str, what: str) -> set[str]:
     try:
         return set(formulaic.Formula(formula).required_variables)
     except Exception as exc:
-        raise FormulaError(f"cannot parse the {what} {formula!r}: {_ANSI.sub('', str(exc))}") from exc
+        raise formula_error(what, formula, exc) from exc
 
 
 def aliased_columns(x: np.ndarray, tol: float = 1e-9) -> np.ndarray:
-    """Columns of ``x`` that are linear combinations of earlier columns (sweep order)."""
+    """Columns of ``x`` that are linear combinations of earlier columns (sweep order):
+    the part of a column orthogonal to the earlier kept ones is below ``tol``·‖column‖·√N."""
     keep: list[int] = []
     aliased = np.zeros(x.shape[1], bool)
     q = np.zeros((x.shape[0], 0))
@@ -71,7 +70,9 @@ def aliased_columns(x: np.ndarray, tol: float = 1e-9) -> np.ndarray:
         resid = col - q @ (q.T @ col) if q.shape[1] else col
         resid = resid - q @ (q.T @ resid) if q.shape[1] else resid
         rn = np.linalg.norm(resid)
-        if norm == 0 or rn <= tol * max(norm, 1.0) * np.sqrt(x.shape[0]):
+        # relative to the column's own norm (as PROC MIXED's SINGULAR=), so that
+        # rescaling a predictor, even by 1e-12, never changes what is aliased
+        if norm == 0 or rn <= tol * norm * np.sqrt(x.shape[0]):
             aliased[j] = True
             continue
         keep.append(j)
@@ -125,6 +126,10 @@ class Design:
     frame: object = field(default=None, repr=False)
     #: WEIGHT statement: per-row weights w (R_i -> W^-1/2 R_i W^-1/2), None without one
     weights: np.ndarray | None = field(default=None, repr=False)
+    #: the WEIGHT statement's column name
+    weights_column: str | None = None
+    #: findings about the data made while building the design (rows excluded, ...)
+    notes: tuple = field(default=(), repr=False)
 
 
 def _codes(frame: pd.DataFrame, cols: tuple[str, ...]) -> tuple[np.ndarray, tuple[str, ...]]:
@@ -139,10 +144,7 @@ def _check_columns(data: pd.DataFrame, cols: set[str], where: dict[str, str]):
     missing = sorted(c for c in cols if c not in data.columns)
     if missing:
         c = missing[0]
-        raise DataError(
-            f"column {c!r} (used in {where.get(c, 'the model')}) is not in the data; "
-            f"columns are: {', '.join(map(str, data.columns))}"
-        )
+        raise unknown_column_error(c, where.get(c, "the model"), data.columns)
 
 
 def build_design(
@@ -213,6 +215,7 @@ def build_design(
 
     mm = _model_matrix(fixed_formula, frame, "fixed-effects design")
     y = np.asarray(mm.lhs, float).ravel()
+    check_response(y, response)
     xdf = mm.rhs
     names = tuple(r_name(c) for c in xdf.columns)
     x_all = np.asarray(xdf, float)
@@ -243,6 +246,8 @@ def build_design(
         model_spec=xdf.model_spec,
         frame=frame,
         weights=wts,
+        weights_column=weights or None,
+        notes=tuple(n for n in [excluded_rows_diagnostic(data, cols, len(frame))] if n is not None),
     )
 
 

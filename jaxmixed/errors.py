@@ -23,3 +23,7 @@ class DataError(JaxMixedError, ValueError):
 
 class UnsupportedOptionError(JaxMixedError, NotImplementedError):
     """A recognised PROC MIXED option that this version does not implement."""
+
+
+class SavedResultError(JaxMixedError):
+    """A saved result cannot be read, or holds too little for what was asked of it."""

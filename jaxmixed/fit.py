@@ -23,6 +23,7 @@ from .inference import normalize as normalize_ddfm
 from .optimize.driver import Options, estimate, unbounded
 from .optimize.parms import bounds_option
 from .results import build_result
+from .validate import check_model, with_findings
 
 _METHODS = ("REML", "ML", "MIVQUE0")
 
@@ -145,6 +146,7 @@ def mixed(
                          noprofile=noprofile or hold is not None or noiter)
     if nobound:
         layout = unbounded(layout)
+    findings = check_model(design, layout)
     blocks = make_blocks(design, layout)
     buckets = tuple({k: jnp.asarray(v) for k, v in b.items()} for b in blocks.buckets)
     opts = Options(method=method, maxiter=maxiter, maxfunc=maxfunc, convh=convh, convf=convf, convg=convg,
@@ -169,7 +171,8 @@ def mixed(
         held=est.held,
     )
     refit = partial(_refit, data=data, repeated=repeated, method=method, weights=weights)
-    return finish(result, est, design, layout, opts, refit)
+    result = finish(result, est, design, layout, opts, refit)
+    return with_findings(result, findings, buckets[0]["y"].dtype)
 
 
 def _refit(random, *, fixed, data, repeated, method, weights):

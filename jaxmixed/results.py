@@ -53,6 +53,14 @@ class MixedResult:
     _inf: object = field(default=None, repr=False, compare=False)
     #: PROC MIXED's Parameter Search table of a ``parms=`` grid (None without a grid)
     parms_grid: pd.DataFrame | None = field(default=None, repr=False, compare=False)
+    #: for a result read by ``jm.load``: versions, model specification and data fingerprint
+    provenance: dict | None = field(default=None, repr=False, compare=False)
+
+    def save(self, path, *, with_data: bool = True):
+        """Write the result to one file that ``jm.load`` reads back exactly (jaxmixed.persist)."""
+        from .persist import save
+
+        return save(self, path, with_data=with_data)
 
     @property
     def loglik(self) -> float:
