@@ -169,6 +169,7 @@ def mixed(
         ddfm=ddfm,
         covtest=bool(covtest),
         held=est.held,
+        theta_scale=est.scaling.factor,
     )
     refit = partial(_refit, data=data, repeated=repeated, method=method, weights=weights)
     result = finish(result, est, design, layout, opts, refit)

@@ -258,10 +258,14 @@ def _group_label(col, level):
 
 
 def build_result(*, design, layout, blocks, buckets, theta, minus2ll, opt, status_text, start_source,
-                 theta_start, natural_hessian, gls_sums, ddfm, covtest=False, held=None):
+                 theta_start, natural_hessian, gls_sums, ddfm, covtest=False, held=None,
+                 theta_scale=None):
     var = layout.variance_mask()
-    ref = np.max(np.abs(theta[var]), initial=0.0)
-    at_bound = var & (theta <= BOUND_TOL * max(ref, 1e-300))
+    # "Tiny" is judged on the internally scaled data, where variances are comparable
+    # (a slope variance in per-second units is not small for being 1e-10 of another).
+    rel = theta if theta_scale is None else theta / np.asarray(theta_scale)
+    ref = np.max(np.abs(rel[var]), initial=0.0)
+    at_bound = var & (rel <= BOUND_TOL * max(ref, 1e-300))
     at_bound = at_bound | _tied_to_bound(layout, at_bound, theta)
     theta = np.where(at_bound, 0.0, theta)
     converged = int(opt.status) == 0

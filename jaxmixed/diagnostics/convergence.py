@@ -14,7 +14,7 @@ def _reasons(ctx):
     cp = ctx.result.covparms
     reasons = []
     layout = ctx.layout
-    theta = ctx.est.theta
+    theta = ctx.est.theta / ctx.est.scaling.factor  # compared on the scaled data
     var = layout.variance_mask()
     ref = max(float(np.max(np.abs(theta[var]), initial=0.0)), 1e-300)
     small = [ctx.labels[r] for r, i in enumerate(ctx.order) if var[i] and abs(theta[i]) < 1e-6 * ref]
