@@ -14,9 +14,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .blocks import Layout, make_blocks, make_layout
+from .blocks import Layout, choose_path, make_blocks, make_layout
 from .design import build_design
-from .errors import SpecificationError
+from .errors import SpecificationError, UnsupportedOptionError
 from .formula import Random, Repeated
 from .inference import default_ddfm
 from .inference import normalize as normalize_ddfm
@@ -54,6 +54,7 @@ def mixed(
     noprofile: bool = False,
     scoring: int = 0,
     parms=None,
+    path: str = "auto",
 ):
     """Fit a linear mixed model as PROC MIXED does.
 
@@ -86,6 +87,12 @@ def mixed(
         ``scoring`` iterations (SCORING=).
     parms : starting values of the covariance parameters (natural scale, in
         the order of ``covparms``) instead of MIVQUE0.
+    path : how the likelihood is computed.  ``"blocks"``: V is block-diagonal
+        by the coarsest subject and each block is factored densely (nested
+        subjects).  ``"mme"``: the sparse mixed model equations over all of Z,
+        for crossed random effects (any number of RANDOM statements with a VC
+        residual, weights allowed).  ``"auto"`` (default) takes ``"mme"`` when
+        the RANDOM subjects do not nest in one coarsest factor.
 
     Returns
     -------
@@ -102,12 +109,26 @@ def mixed(
     design = build_design(fixed, data, random, repeated, weights=weights)
     if ddfm is None:
         ddfm = default_ddfm(design)
-    layout = make_layout(design, method, noprofile=noprofile)
-    blocks = make_blocks(design, layout)
-    buckets = tuple({k: jnp.asarray(v) for k, v in b.items()} for b in blocks.buckets)
+    path = choose_path(design, path)
+    layout = make_layout(design, method, noprofile=noprofile, path=path)
+    if path == "mme":
+        from .mme import build_mme, mme_mivque0
+
+        if ddfm in ("kr", "bw"):
+            raise UnsupportedOptionError(
+                f"ddfm={ddfm!r} is not available on the sparse mixed-model-equations path (crossed random "
+                "effects); use 'contain', 'residual' or 'satterthwaite'"
+            )
+        if scoring:
+            raise UnsupportedOptionError("scoring= is not available on the sparse mixed-model-equations path")
+        cp, blocks = build_mme(design, layout)
+        buckets = jax.tree.map(jnp.asarray, cp)
+    else:
+        blocks = make_blocks(design, layout)
+        buckets = tuple({k: jnp.asarray(v) for k, v in b.items()} for b in blocks.buckets)
 
     if parms is None:
-        theta_start = mivque0(buckets, layout)
+        theta_start = mme_mivque0(buckets, layout) if path == "mme" else mivque0(buckets, layout)
         start_source = "MIVQUE0"
     else:
         theta_start = np.asarray(parms, float).ravel()
