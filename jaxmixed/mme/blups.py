@@ -47,10 +47,10 @@ def _solve_all(theta, cp, layout, beta, cov_b):
         g2 = jnp.zeros((q2, q2), theta.dtype).at[rows, cp.partner].add(fac["g2w"])
         sg = jax.scipy.linalg.lu_solve(fac["lu"], g2)  # S⁻¹G2
         # C12_l S⁻¹G2 C21_l over pairs, then H_l (.) H_l
-        va, vb = cp.nz_val[cp.pair_a], cp.nz_val[cp.pair_b]
+        # pairs a <= b, diagonal ones halved: the sum over all ordered pairs is U + U'
         w = sg[cp.nz_col[cp.pair_a], cp.nz_col[cp.pair_b]] / (s2 * s2)
-        mid = jax.ops.segment_sum(va[:, :, None] * vb[:, None, :] * w[:, None, None], cp.nz_level[cp.pair_a],
-                                  num_segments=cp.c11.shape[0])
+        mid = jax.ops.segment_sum(cp.pair_prod * w[:, None, None], cp.pair_level, num_segments=cp.c11.shape[0])
+        mid = mid + jnp.swapaxes(mid, 1, 2)
         diag1 = hdiag + jnp.einsum("lij,ljk,lki->li", h, mid, h)
         diag2 = jnp.diagonal(sg)
     else:

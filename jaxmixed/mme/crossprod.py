@@ -37,8 +37,11 @@ class CrossProducts(NamedTuple):
     nz_level: object  # (nnz,) eliminated level of each C12 entry
     nz_col: object  # (nnz,) rest column of each C12 entry
     nz_val: object  # (nnz, d1)
-    pair_a: object  # (npairs,) C12 entries a, b on the same eliminated level
+    pair_a: object  # (npairs,) C12 entries a <= b on the same eliminated level
     pair_b: object
+    pair_level: object  # (npairs,) their level
+    pair_prod: object  # (npairs, d1, d1) c_a c_b', halved where a == b (K gets T + T')
+    pair_flat: object  # (npairs,) target of the pair in K, col_a * q2 + col_b (sorted)
     c22: object  # (q2, q2)
     f2: object  # (q2, p+1)
     g1_kind: object  # () kind (RANDOM statement) of the eliminated factor
@@ -180,6 +183,13 @@ def build(design, layout) -> tuple[CrossProducts, MMEInfo]:
     first = np.repeat(starts[nz_level], per)
     within = np.arange(len(pair_a)) - np.repeat(np.cumsum(per) - per, per)
     pair_b = first + within
+    keep = pair_a <= pair_b  # C21 H C12 is symmetric: one of each pair, mirrored in the sums
+    pair_a, pair_b = pair_a[keep], pair_b[keep]
+    pair_flat = nz_col[pair_a].astype(np.int64) * q2 + nz_col[pair_b]
+    order = np.argsort(pair_flat, kind="stable")
+    pair_a, pair_b, pair_flat = pair_a[order], pair_b[order], pair_flat[order]
+    pair_prod = nz_val[pair_a][:, :, None] * nz_val[pair_b][:, None, :]
+    pair_prod[pair_a == pair_b] *= 0.5
 
     # Rest columns: kind, effect, and the columns of the same level (G2 is block diagonal).
     dmax = max([f.dim for f in factors if f.statement != elim], default=1)
@@ -209,6 +219,7 @@ def build(design, layout) -> tuple[CrossProducts, MMEInfo]:
         c11=c11, f1=f1,
         nz_level=nz_level.astype(np.int32), nz_col=nz_col.astype(np.int32), nz_val=nz_val,
         pair_a=pair_a.astype(np.int32), pair_b=pair_b.astype(np.int32),
+        pair_level=nz_level[pair_a].astype(np.int32), pair_prod=pair_prod, pair_flat=pair_flat,
         c22=c22, f2=f2,
         g1_kind=np.array(kind_of[elim], np.int32),
         col_kind=col_kind, col_eff=col_eff,

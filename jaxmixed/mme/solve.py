@@ -52,18 +52,21 @@ def _pieces(theta, cp, layout):
 
 
 def g2_times(g2w, partner, a):
+    if partner.shape[1] == 1:  # every rest factor has one effect: G2 is diagonal
+        return g2w[:, 0].reshape((-1,) + (1,) * (a.ndim - 1)) * a
     return jnp.einsum("je,je...->j...", g2w, a[partner])
 
 
 def _schur(cp, h, s2):
-    """K = C22 − C21 H C12 from the pairs (all over σ²)."""
-    va = cp.nz_val[cp.pair_a]
-    vb = cp.nz_val[cp.pair_b]
-    hl = h[cp.nz_level[cp.pair_a]]
-    vals = jnp.einsum("pi,pij,pj->p", va, hl, vb) / (s2 * s2)
+    """K = C22 − C21 H C12 from the pairs a <= b (all over σ²): with
+    T = Σ_pairs (c_a' H_l c_b) e_a e_b', C21 H C12 = T + T'."""
     q2 = cp.c22.shape[0]
     k = cp.c22 / s2
-    return k.at[cp.nz_col[cp.pair_a], cp.nz_col[cp.pair_b]].add(-vals) if q2 else k
+    if not q2:
+        return k
+    vals = jnp.einsum("pij,pij->p", cp.pair_prod, h[cp.pair_level]) / (s2 * s2)
+    t = jax.ops.segment_sum(vals, cp.pair_flat, num_segments=q2 * q2, indices_are_sorted=True).reshape(q2, q2)
+    return k - t - t.T
 
 
 def _c21_h(cp, h, s2, a1):

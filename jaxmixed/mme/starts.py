@@ -78,9 +78,9 @@ def _phi_psi(theta, cp, layout, n_minus_p):
         gc2 = g2 @ cp.c22
         tr_gcgc = tr_gcgc + jnp.sum(gc2 * gc2.T)
         tr_gc = tr_gc + jnp.trace(gc2)
-        va, vb = cp.nz_val[cp.pair_a], cp.nz_val[cp.pair_b]
-        g2ab = g2[cp.nz_col[cp.pair_a], cp.nz_col[cp.pair_b]]
-        tr_gcgc = tr_gcgc + 2.0 * jnp.sum(jnp.einsum("pi,ij,pj->p", vb, g1, va) * g2ab)
+        # pairs a <= b (diagonal ones halved) count each unordered pair once: 2 Σ over them is Σ over all
+        g2ab = g2[cp.nz_col[cp.pair_a], cp.nz_col[cp.pair_b]] + g2[cp.nz_col[cp.pair_b], cp.nz_col[cp.pair_a]]
+        tr_gcgc = tr_gcgc + 2.0 * jnp.sum(jnp.einsum("pij,ji->p", cp.pair_prod, g1) * g2ab)
     tr_gaga = tr_gcgc - 2.0 * jnp.trace(m @ ycy) + jnp.trace(fgf @ m @ fgf @ m)
     tr_ga = tr_gc - jnp.trace(m @ fgf)
     phi = tr_gaga + 2.0 * s2 * tr_ga + s2 * s2 * n_minus_p
