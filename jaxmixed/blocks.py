@@ -72,6 +72,9 @@ class Layout:
     r_subject: str
     profile: bool  # residual scale profiled out of the likelihood
     method: str  # "REML" or "ML"
+    #: "blocks": V block-diagonal by subject, dense per block; "mme": the sparse
+    #: mixed model equations over all of Z (crossed random effects)
+    path: str = "blocks"
 
     @property
     def structures(self) -> tuple[Structure, ...]:
@@ -112,7 +115,33 @@ def _structure(cls, dim, labels):
     return cls(dim=dim, labels=tuple(labels))
 
 
-def make_layout(design: Design, method: str, noprofile: bool = False) -> Layout:
+PATHS = ("auto", "blocks", "mme")
+
+
+def choose_path(design: Design, path: str = "auto") -> str:
+    """The likelihood path: ``"blocks"`` when the subjects nest in one coarsest
+    factor (V block-diagonal by it) and its blocks are small enough for dense
+    algebra, else ``"mme"`` (crossed subjects: one component joins them all)."""
+    from .errors import SpecificationError
+
+    key = str(path).lower()
+    if key not in PATHS:
+        raise SpecificationError(f"path={path!r} is not known; use one of {', '.join(PATHS)}")
+    if key != "auto":
+        return key
+    if not design.randoms:
+        return "blocks"
+    ids = block_ids(design)
+    n_comp = int(ids.max()) + 1
+    factors = [r.subject for r in design.randoms]
+    if design.repeated.subject_levels:
+        factors.append(design.repeated.subject)
+    nested = any(len(np.unique(f)) == n_comp for f in factors)
+    largest = int(np.bincount(ids).max())
+    return "blocks" if nested and largest <= MAX_DENSE_BLOCK else "mme"
+
+
+def make_layout(design: Design, method: str, noprofile: bool = False, path: str = "blocks") -> Layout:
     g_kinds = []
     for k, r in enumerate(design.randoms):
         cls = lookup(r.statement.type, "RANDOM")
@@ -136,6 +165,7 @@ def make_layout(design: Design, method: str, noprofile: bool = False) -> Layout:
         r_subject=rep.statement.subject or "",
         profile=profile,
         method=method,
+        path=path,
     )
 
 
@@ -276,7 +306,7 @@ def make_blocks(design: Design, layout: Layout) -> Blocks:
         raise UnsupportedOptionError(
             f"the random-effect subjects are crossed (not nested in one factor), which joins {sizes.max()} rows "
             f"into one block; the dense per-block path handles at most {MAX_DENSE_BLOCK} rows per block, and the "
-            "sparse mixed-model-equations path for large crossed designs is not implemented yet"
+            "sparse mixed-model-equations path (path='mme', the default for crossed subjects) handles such designs"
         )
     blk_sorted = ids[order]
     pos_sorted = np.arange(len(order)) - starts[blk_sorted]  # position of each row in its block

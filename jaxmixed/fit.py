@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from functools import partial
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .blocks import make_blocks, make_layout
+from .blocks import choose_path, make_blocks, make_layout
 from .design import build_design
 from .diagnostics.run import finish
 from .errors import SpecificationError, UnsupportedOptionError
@@ -54,6 +55,7 @@ def mixed(
     lowerb=None,
     upperb=None,
     scale: bool = True,
+    path: str = "auto",
 ):
     """Fit a linear mixed model as PROC MIXED does.
 
@@ -104,6 +106,12 @@ def mixed(
         fitted separately to every group of rows, all groups batched; rows
         with a missing BY value are not used.  Returns a
         :class:`jaxmixed.byresult.ByResult`.
+    path : how the likelihood is computed.  ``"blocks"``: V is block-diagonal
+        by the coarsest subject and each block is factored densely (nested
+        subjects).  ``"mme"``: the sparse mixed model equations over all of Z,
+        for crossed random effects (any number of RANDOM statements with a VC
+        residual, weights allowed).  ``"auto"`` (default) takes ``"mme"`` when
+        the RANDOM subjects do not nest in one coarsest factor.
 
     Returns
     -------
@@ -141,18 +149,33 @@ def mixed(
     design = build_design(fixed, data, random, repeated, weights=weights)
     if ddfm is None:
         ddfm = default_ddfm(design)
+    path = choose_path(design, path)
     # A held parameter is fixed in absolute terms, so σ² cannot be profiled (PROC MIXED does the same).
     layout = make_layout(design, "REML" if method == "MIVQUE0" else method,
-                         noprofile=noprofile or hold is not None or noiter)
+                         noprofile=noprofile or hold is not None or noiter, path=path)
     if nobound:
         layout = unbounded(layout)
     findings = check_model(design, layout)
-    blocks = make_blocks(design, layout)
-    buckets = tuple({k: jnp.asarray(v) for k, v in b.items()} for b in blocks.buckets)
+    if path == "mme":
+        from .mme import build_mme
+
+        if ddfm in ("kr", "bw"):
+            raise UnsupportedOptionError(
+                f"ddfm={ddfm!r} is not available on the sparse mixed-model-equations path (crossed random "
+                "effects); use 'contain', 'residual' or 'satterthwaite'"
+            )
+        if scoring:
+            raise UnsupportedOptionError("scoring= is not available on the sparse mixed-model-equations path")
+        data_arrays, blocks = build_mme(design, layout)
+        buckets = jax.tree.map(jnp.asarray, data_arrays)
+    else:
+        blocks = make_blocks(design, layout)
+        data_arrays = blocks.buckets
+        buckets = tuple({k: jnp.asarray(v) for k, v in b.items()} for b in blocks.buckets)
     opts = Options(method=method, maxiter=maxiter, maxfunc=maxfunc, convh=convh, convf=convf, convg=convg,
                    absolute=bool(absolute), scoring=scoring, parms=parms, hold=hold, noiter=bool(noiter),
                    nobound=bool(nobound), scale=bool(scale))
-    est = estimate(design, layout, blocks.buckets, opts)
+    est = estimate(design, layout, data_arrays, opts)
     result = build_result(
         design=design,
         layout=layout,

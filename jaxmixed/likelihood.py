@@ -107,14 +107,24 @@ def _chunk_sums(theta, bucket, layout: Layout):
     )
 
 
+def _is_mme(data) -> bool:
+    from .mme.crossprod import CrossProducts
+
+    return isinstance(data, CrossProducts)
+
+
 def count_obs(buckets):
     """N, the observations used (padding rows have mask 0).  Taken from the data
     rather than the static layout, so that BY groups of different sizes share
     one compiled program."""
+    if _is_mme(buckets):
+        return buckets.n_obs
     return sum(jnp.sum(b["mask"]) for b in buckets)
 
 
 def n_columns(buckets) -> int:
+    if _is_mme(buckets):
+        return buckets.uu.shape[0] - 1
     return buckets[0]["x"].shape[-1]
 
 
@@ -142,7 +152,14 @@ def fold_blocks(fn, buckets, zero):
 
 
 def sums(theta, buckets, layout: Layout):
-    """(log|V|, X'V⁻¹X, X'V⁻¹y, y'V⁻¹y) summed over all blocks (chunked: :func:`fold_blocks`)."""
+    """(log|V|, X'V⁻¹X, X'V⁻¹y, y'V⁻¹y) summed over all blocks (chunked: :func:`fold_blocks`).
+
+    On the general path (``layout.path == "mme"``) the sums come from the mixed
+    model equations instead (:mod:`jaxmixed.mme.solve`)."""
+    if layout.path == "mme":
+        from .mme.solve import sums as mme_sums
+
+        return mme_sums(theta, buckets, layout)
     p = n_columns(buckets)
     dtype = theta.dtype
     zero = (jnp.zeros((), dtype), jnp.zeros((p, p), dtype), jnp.zeros((p,), dtype), jnp.zeros((), dtype))

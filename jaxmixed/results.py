@@ -345,13 +345,24 @@ def build_result(*, design, layout, blocks, buckets, theta, minus2ll, opt, statu
         }
     )
 
-    dims = pd.DataFrame(
-        {
-            "Descr": ["Covariance Parameters", "Columns in X", "Columns in Z per Subject", "Subjects",
-                      "Max Obs per Subject"],
-            "Value": [k, p_all, blocks.max_cols, s, blocks.max_rows],
-        }
-    )
+    if layout.path == "mme":
+        # Crossed subjects: one subject holding all of Z, as PROC MIXED reports it.
+        dims = pd.DataFrame(
+            {
+                "Descr": ["Covariance Parameters", "Columns in X", "Columns in Z", "Subjects", "Max Obs per Subject",
+                          "Likelihood Path", "Eliminated Levels", "Columns in Schur Complement"],
+                "Value": [k, p_all, blocks.z_columns, s, blocks.max_rows, "sparse MME",
+                          blocks.factors[blocks.eliminated].n_levels, blocks.q_rest],
+            }
+        )
+    else:
+        dims = pd.DataFrame(
+            {
+                "Descr": ["Covariance Parameters", "Columns in X", "Columns in Z per Subject", "Subjects",
+                          "Max Obs per Subject", "Likelihood Path"],
+                "Value": [k, p_all, blocks.max_cols, s, blocks.max_rows, "dense blocks"],
+            }
+        )
     info = pd.DataFrame(
         {
             "Descr": ["Dependent Variable", "Covariance Structures", "Estimation Method", "Residual Variance Method",
@@ -371,9 +382,17 @@ def build_result(*, design, layout, blocks, buckets, theta, minus2ll, opt, statu
     # Findings about the fit are added by jaxmixed.diagnostics (they need the whole result).
     diags = []
 
-    g_blocks = (_g_first(layout, design, blocks, buckets, theta),)
+    g_blocks = (_g_first(layout, design, blocks, buckets, theta) if layout.path != "mme"
+                else _g_statements(layout, design, theta),)
 
     def v_block(i, r_only=False):
+        if layout.path == "mme":
+            from .errors import UnsupportedOptionError
+
+            raise UnsupportedOptionError(
+                "V(subject), R(subject), vcorr and rcorr need per-subject blocks of V, which the sparse "
+                "mixed-model-equations path (crossed random effects) never forms"
+            )
         if isinstance(i, str):
             i = _block_of_level(design, blocks, i)
         if r_only:  # with every G parameter at 0, V_i is R_i
@@ -457,6 +476,25 @@ def _g_first(layout, design, blocks, buckets, theta):
     for kk, e in zip(kind, eff):
         gk = layout.g_kinds[kk]
         labels.append(design.randoms[gk.statement].names[e])
+    return pd.DataFrame(g, index=labels, columns=labels)
+
+
+def _g_statements(layout, design, theta):
+    """G of one level of each RANDOM statement, side by side (crossed subjects
+    have no single first subject)."""
+    import jax.numpy as jnp
+    from scipy.linalg import block_diag
+
+    from .likelihood import _g_stack
+
+    gstack = np.asarray(_g_stack(jnp.asarray(theta), layout))
+    mats, labels = [], []
+    for kk, gk in enumerate(layout.g_kinds):
+        r = design.randoms[gk.statement]
+        d = len(r.names)
+        mats.append(gstack[kk][:d, :d])
+        labels += [f"{r.names[e]} {r.statement.subject or ''}".strip() for e in range(d)]
+    g = block_diag(*mats) if mats else np.zeros((0, 0))
     return pd.DataFrame(g, index=labels, columns=labels)
 
 

@@ -269,7 +269,8 @@ def check_model(design, layout) -> list[Diagnostic]:
     from .blocks import MAX_DENSE_BLOCK
 
     check_parameter_count(layout.n_params, design.n_used, int(design.x.shape[1]), layout.method)
-    check_block_sizes(design, MAX_DENSE_BLOCK)
+    if getattr(layout, "path", "blocks") == "blocks":
+        check_block_sizes(design, MAX_DENSE_BLOCK)
     return list(design.notes) + check_subjects(design)
 
 

@@ -46,7 +46,8 @@ REF_DIR = Path(__file__).resolve().parent / "reference"
 CASE_DIR = REF_DIR / "cases"
 DATA_DIR = REF_DIR / "data"
 
-#: data sets too large for the dense per-block path the reference suite runs
+#: data sets too large for the generic reference loop (InstEval's lme4 check is the slow
+#: test in test_crossed.py)
 EXCLUDED_DATA = {"insteval.csv"}
 
 

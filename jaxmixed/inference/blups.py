@@ -34,6 +34,10 @@ def _v_and_g(theta, buckets, layout: Layout):
 
 
 def random_solution(ctx) -> dict:
+    if ctx.layout.path == "mme":
+        from ..mme.blups import random_solution as mme_solution
+
+        return mme_solution(ctx)
     design, layout, blocks = ctx.design, ctx.layout, ctx.blocks
     theta = jnp.asarray(ctx.theta)
     vs, gstack = _v_and_g(theta, ctx.buckets, layout)
@@ -151,6 +155,13 @@ def residuals(ctx, kind: str = "conditional", type: str = "raw") -> pd.Series:
     elif t == "pearson":
         val = r / np.sqrt(sol[f"var_y_{kind}"])
     elif t in ("studentized", "student"):
+        if sol[f"var_resid_{kind}"] is None:
+            from ..errors import UnsupportedOptionError
+
+            raise UnsupportedOptionError(
+                "studentized conditional residuals need diag(R P R), which the sparse mixed-model-equations "
+                "path (crossed random effects) does not form; use type='pearson' or kind='marginal'"
+            )
         with np.errstate(divide="ignore", invalid="ignore"):
             val = r / np.sqrt(np.maximum(sol[f"var_resid_{kind}"], 0.0))
     else:

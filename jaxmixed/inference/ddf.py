@@ -192,7 +192,12 @@ def _random_piece(design, rt):
 def containment_df(ctx) -> dict:
     design = ctx.design
     rterms = ctx.random_terms
-    ranks = cumulative_ranks(ctx, [_random_piece(design, rt) for rt in rterms])
+    if ctx.layout.path == "mme":
+        from ..mme.ranks import cumulative_ranks as sparse_ranks
+
+        ranks = sparse_ranks(design, rterms)
+    else:
+        ranks = cumulative_ranks(ctx, [_random_piece(design, rt) for rt in rterms])
     contrib = np.diff(ranks)
     resid = ctx.n_obs - int(ranks[-1])
     dfs = []
@@ -212,6 +217,10 @@ def _has_subjects(design) -> bool:
 
 def betwithin_df(ctx) -> dict:
     design = ctx.design
+    if ctx.layout.path == "mme":
+        from ..errors import UnsupportedOptionError
+
+        raise UnsupportedOptionError("ddfm='bw' needs independent subjects; the random effects are crossed (path='mme')")
     terms = ctx.fixed_terms
     resid = ctx.n_obs - ctx.rank_x
     if not _has_subjects(design):
@@ -338,8 +347,19 @@ def satterthwaite_test(ctx, l: np.ndarray) -> tuple[float, int, float]:
 # --------------------------------------------------------------------------- Kenward–Roger
 
 
+def _no_kr_on_mme(ctx):
+    if ctx.layout.path == "mme":
+        from ..errors import UnsupportedOptionError
+
+        raise UnsupportedOptionError(
+            "ddfm='kr' (Kenward-Roger) is not available on the sparse mixed-model-equations path (crossed random "
+            "effects); use 'satterthwaite'"
+        )
+
+
 def kr_moments(ctx, l: np.ndarray) -> tuple[int, float, float]:
     """(q, m, λ): rank, Kenward–Roger df and F scale for the rows of L."""
+    _no_kr_on_mme(ctx)
     phi = ctx.cov_b
     w = ctx.w
     dphi = ctx.sensitivity.dphi  # −Φ P_k Φ
@@ -403,6 +423,7 @@ def estimate_row(ctx, lvec: np.ndarray, l_full: np.ndarray, ddfm: str, den_df: f
     """(estimate, standard error, df) of l'β under ``ddfm``."""
     est = float(lvec @ ctx.beta)
     if ddfm == "kr":
+        _no_kr_on_mme(ctx)
         se = float(np.sqrt(max(lvec @ ctx.kr_cov @ lvec, 0.0)))
         return est, se, satterthwaite_1d(ctx, lvec)
     se = float(np.sqrt(max(lvec @ ctx.cov_b @ lvec, 0.0)))

@@ -129,9 +129,16 @@ def _history_notes(opt: NewtonResult, layout: Layout, labels_internal) -> list:
 
 def estimate(design, layout: Layout, buckets_np, opts: Options) -> Estimates:
     to_jax = lambda bs: tuple({k: jnp.asarray(v) for k, v in b.items()} for b in bs)
-    buckets = to_jax(buckets_np)
-    scaling = make_scaling(design, layout) if opts.scale else identity(layout, design.x.shape[1])
-    buckets_s = to_jax(scale_buckets(buckets_np, scaling)) if opts.scale else buckets
+    # The general (crossed) path's data are cross-products, not blocks: it is not rescaled.
+    mme = layout.path == "mme"
+    use_scale = opts.scale and not mme
+    buckets = jax.tree.map(jnp.asarray, buckets_np) if mme else to_jax(buckets_np)
+    scaling = make_scaling(design, layout) if use_scale else identity(layout, design.x.shape[1])
+    buckets_s = to_jax(scale_buckets(buckets_np, scaling)) if use_scale else buckets
+    if mme:
+        from ..mme import mme_mivque0 as start_estimator
+    else:
+        start_estimator = mivque0
     labels, order, _ = covparm_labels(design, layout)
     labels_internal = [""] * len(labels)
     for row, i in enumerate(order):
@@ -141,7 +148,7 @@ def estimate(design, layout: Layout, buckets_np, opts: Options) -> Estimates:
 
     def mivque_original():
         if "m" not in cache:
-            cache["m"] = scaling.theta_to_original(mivque0(buckets_s, layout))
+            cache["m"] = scaling.theta_to_original(start_estimator(buckets_s, layout))
         return cache["m"]
 
     spec = resolve(opts.parms, opts.hold, design, layout, mivque=mivque_original)
