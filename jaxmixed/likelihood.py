@@ -143,8 +143,12 @@ def fold_blocks(fn, buckets, zero):
         else:
             chunks = jax.tree.map(lambda a: a.reshape((nb // CHUNK, CHUNK) + a.shape[1:]), bucket)
 
+            # Rematerialised in the reverse pass: derivatives then keep only the small running
+            # sums per chunk, not every chunk's matrices, so memory stays O(chunk) for any N.
+            chunk_fn = jax.checkpoint(fn)
+
             def step(acc, chunk):
-                return jax.tree.map(jnp.add, acc, fn(chunk)), None
+                return jax.tree.map(jnp.add, acc, chunk_fn(chunk)), None
 
             part, _ = jax.lax.scan(step, jax.tree.map(jnp.zeros_like, zero), chunks)
         total = jax.tree.map(jnp.add, total, part)
