@@ -143,7 +143,7 @@ def test_second_same_shaped_fit_does_not_compile():
     assert cc.names == []
 
 
-@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.tuples(st.integers(3, 8), st.integers(2, 5)), min_size=2, max_size=4), st.integers(0, 10**6))
 def test_by_equals_separate_property(sizes, seed):
     data = _ragged(sizes, seed=seed)
