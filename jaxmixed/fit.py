@@ -23,6 +23,7 @@ from .inference import normalize as normalize_ddfm
 from .likelihood import natural_from_working, neg2ll_natural, sums
 from .optimize.newton import STATUS_TEXT, newton
 from .optimize.starts import mivque0, start_working
+from .progress import fit_progress
 from .results import build_result
 
 
@@ -54,6 +55,7 @@ def mixed(
     noprofile: bool = False,
     scoring: int = 0,
     parms=None,
+    verbose: bool = False,
 ):
     """Fit a linear mixed model as PROC MIXED does.
 
@@ -86,6 +88,8 @@ def mixed(
         ``scoring`` iterations (SCORING=).
     parms : starting values of the covariance parameters (natural scale, in
         the order of ``covparms``) instead of MIVQUE0.
+    verbose : show each Newton iteration (−2ℓ, criterion) while fitting, on
+        stderr (:mod:`jaxmixed.progress`).
 
     Returns
     -------
@@ -119,7 +123,10 @@ def mixed(
     w0 = jnp.asarray(start_working(theta_start, layout))
     if not (isinstance(scoring, int) and scoring >= 0):
         raise SpecificationError(f"scoring must be a non-negative integer (iterations of Fisher scoring), got {scoring!r}")
-    opt = newton(w0, buckets, layout, maxiter=maxiter, maxfunc=maxfunc, convh=convh, scoring=scoring)
+    with fit_progress(bool(verbose), force=True):
+        opt = newton(w0, buckets, layout, maxiter=maxiter, maxfunc=maxfunc, convh=convh, scoring=scoring,
+                     report=bool(verbose))
+        jax.block_until_ready(opt)  # every iteration reported before the display closes
     theta, m2ll, hess, gls = _finalize(opt.w, buckets, layout)
     theta = np.asarray(theta)
 

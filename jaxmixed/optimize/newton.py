@@ -57,12 +57,16 @@ def _criterion(f, g, h):
     return crit
 
 
-@partial(jax.jit, static_argnames=("layout", "maxiter", "maxfunc", "scoring"))
-def newton(w0, buckets, layout: Layout, maxiter: int = 50, maxfunc: int = 150, convh: float = 1e-8, scoring: int = 0):
+@partial(jax.jit, static_argnames=("layout", "maxiter", "maxfunc", "scoring", "report"))
+def newton(w0, buckets, layout: Layout, maxiter: int = 50, maxfunc: int = 150, convh: float = 1e-8, scoring: int = 0,
+           report: bool = False):
     """Minimise −2ℓ from working parameters ``w0``.
 
     The gradient and Hessian are traced once, at the top of the loop body,
-    which keeps compile time to one Hessian program.
+    which keeps compile time to one Hessian program.  ``report=True`` (static)
+    compiles a host callback into the loop that hands each iteration's number,
+    −2ℓ and criterion to :func:`jaxmixed.progress.emit`; the default program
+    has no callback at all.
     """
     fun = lambda w: objective(w, buckets, layout)
     grad = jax.grad(fun)
@@ -125,6 +129,10 @@ def newton(w0, buckets, layout: Layout, maxiter: int = 50, maxfunc: int = 150, c
         # The criterion belongs to the iterate it was computed at (the previous step's).
         hist_crit = s["hist_crit"].at[s["it"]].set(jnp.where(s["it"] > 0, crit, jnp.nan))
         status = jnp.where(done, CONVERGED, jnp.where(limit, MAXITER, jnp.where(ok, -1, STALLED)))
+        if report:
+            from ..progress import emit
+
+            jax.debug.callback(emit, s["it"], s["f"], crit, status, ordered=True)  # the iterate the criterion belongs to
         return dict(
             w=jnp.where(moved, w_new, s["w"]), f=jnp.where(moved, f_new, s["f"]), g=g, h=h, it=it,
             nfev=s["nfev"] + tries, ridge=jnp.where(ok, ridge / 4.0, ridge), crit=crit, status=status,
