@@ -101,17 +101,10 @@ def _random_rows(fit) -> list[tuple]:
 
 
 def _r_variance_mask(layout, n_g: int) -> np.ndarray:
-    """Which REPEATED-side rows of ``covparms`` are variances (the table lists each
-    structure's residual scale last)."""
-    mask = layout.variance_mask()
-    out, off = [], n_g
-    for s in layout.r_structures:
-        idx = list(range(off, off + s.n_params))
-        if s.scale_index is not None:
-            idx.append(idx.pop(s.scale_index))
-        out += [mask[i] for i in idx]
-        off += s.n_params
-    return np.array(out, bool)
+    """Which REPEATED-side rows of ``covparms`` are variances."""
+    from ._order import covparm_order
+
+    return layout.variance_mask()[covparm_order(layout)][n_g:]
 
 
 def _scaled_residual_quantiles(fit) -> np.ndarray:
