@@ -79,7 +79,7 @@ def _dense_profile(method, j, value):
     return optimize.minimize_scalar(m2ll, bounds=(1e-8, 1e5), method="bounded", options=dict(xatol=1e-9)).fun
 
 
-@pytest.mark.parametrize("method", ["REML", "ML"])
+@pytest.mark.parametrize("method", ["REML", pytest.param("ML", marks=pytest.mark.slow)])
 @pytest.mark.parametrize("parm", [0, "Residual"])
 def test_profile_interval_ends_cross_the_chi_square_cutoff_in_a_dense_brute_force(method, parm):
     fit = dyestuff(method)
