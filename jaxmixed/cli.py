@@ -280,6 +280,10 @@ def _fit_and_report(df, fixed: str, random: list[dict], repeated: dict | None, m
         raise DataError(f"--out {out!r} is a file; give a folder for the tables, or a .json file")
     if json_out and by:
         raise click.UsageError("--out FILE.json holds one fit; give a folder with --by")
+    if out and not json_out:
+        from .tables import _writer
+
+        _writer(fmt)  # a missing Parquet engine is reported before the fit, not after
     show = not quiet and sys.stderr.isatty()
     res = _fit(df, fixed, random, repeated, method, list(by), show, **options)
     text = res.summary() if hasattr(res, "type3") else _by_summary(res)
