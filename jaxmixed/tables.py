@@ -72,14 +72,20 @@ def by_tables(res) -> dict[str, pd.DataFrame]:
     return {name: (pd.concat(ts, ignore_index=True) if ts else pd.DataFrame()) for name, ts in out.items()}
 
 
+def has_pyarrow() -> bool:
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def _writer(fmt: str):
     if fmt not in FORMATS:
         raise DataError(f"format={fmt!r} is not known; use one of {', '.join(FORMATS)}")
     if fmt == "parquet":
-        try:
-            import pyarrow  # noqa: F401
-        except ImportError as exc:
-            raise DataError("writing Parquet needs pyarrow: pip install 'jaxmixed[parquet]'") from exc
+        if not has_pyarrow():
+            raise DataError("writing Parquet needs pyarrow: pip install 'jaxmixed[parquet]'")
         return lambda df, path: df.to_parquet(path, index=False)
     return lambda df, path: df.to_csv(path, index=False)
 
