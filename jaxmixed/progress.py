@@ -59,10 +59,13 @@ class FitProgress:
 
     def __enter__(self):
         if self.live:
-            from rich.console import Console
-
-            self._status = Console(file=self.stream).status(f"{self.label}: compiling and starting")
-            self._status.__enter__()
+            try:
+                from rich.console import Console
+            except ImportError:  # without rich ('jaxmixed[progress]'): plain lines
+                Console = None
+            if Console is not None:
+                self._status = Console(file=self.stream).status(f"{self.label}: compiling and starting")
+                self._status.__enter__()
         self._prev = getattr(_active, "sink", None)
         _active.sink = self
         return self
@@ -115,10 +118,12 @@ class ByProgress:
 
     def __enter__(self):
         self.start = time.perf_counter()
-        if self.live:
-            from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+        try:
             from rich.console import Console
-
+            from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+        except ImportError:  # without rich: one line at the end
+            Console = None
+        if self.live and Console is not None:
             self._bar = Progress(TextColumn("{task.description}"), BarColumn(),
                                  TextColumn("{task.completed}/{task.total}"), TextColumn("{task.fields[info]}"),
                                  TimeRemainingColumn(), console=Console(file=self.stream), transient=False)
