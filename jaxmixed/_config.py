@@ -34,7 +34,8 @@ def _avoid_pool_deadlock() -> None:
             return  # too late: the backend already chose its pool size
         cpus = sorted(os.sched_getaffinity(0))
         if 1 < len(cpus) <= 2:
-            os.sched_setaffinity(0, {cpus[0]})
+            # spread processes over the CPUs instead of piling every one onto the first
+            os.sched_setaffinity(0, {cpus[os.getpid() % len(cpus)]})
     except Exception:  # a sandbox that forbids it, or a jax without that module
         return
 

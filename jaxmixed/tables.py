@@ -46,18 +46,11 @@ def fit_tables(fit) -> dict[str, pd.DataFrame]:
 
 
 def _by_levels(res):
-    """(BY values as a dict, MixedResult) for every group of a BY result that has a fit."""
-    conv = res.converged
-    by_cols = [c for c in conv.columns if c not in ("Converged", "Status", "Error", "Message")]
-    for row in conv.itertuples(index=False):
-        values = {c: getattr(row, c) for c in by_cols}
-        key = values[by_cols[0]] if len(by_cols) == 1 else tuple(values.values())
-        try:
-            fit = res[key]
-        except (KeyError, IndexError):
-            continue
-        if fit is not None:
-            yield values, fit
+    """(BY values as a dict, MixedResult) for every fitted group of a BY result."""
+    by = tuple(res.by)
+    for key, fit in res:
+        values = key if len(by) > 1 else (key,)
+        yield dict(zip(by, values)), fit
 
 
 def by_tables(res) -> dict[str, pd.DataFrame]:
