@@ -13,3 +13,12 @@ from .results import MixedResult  # noqa: E402
 
 __version__ = "0.1.0"
 __all__ = ["mixed", "load", "lrt", "Random", "Repeated", "MixedResult", "datasets", "errors", "__version__"]
+
+
+def __getattr__(name):
+    # jm.plots (matplotlib) is imported on first use, not with the package
+    if name in ("plots", "progress", "tables"):
+        from importlib import import_module
+
+        return import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'jaxmixed' has no attribute {name!r}")

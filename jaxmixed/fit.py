@@ -56,6 +56,7 @@ def mixed(
     upperb=None,
     scale: bool = True,
     path: str = "auto",
+    verbose: bool = False,
 ):
     """Fit a linear mixed model as PROC MIXED does.
 
@@ -101,6 +102,8 @@ def mixed(
     lowerb, upperb : other bounds (LOWERB=, UPPERB=) are not supported.
     scale : optimise on internally rescaled data (exactly undone; see
         ``scaling.py``); ``False`` only for testing.
+    verbose : show each Newton iteration (−2ℓ, criterion) while fitting, on
+        stderr (:mod:`jaxmixed.progress`).
 
     by : column or list of columns (PROC MIXED's BY statement): the model is
         fitted separately to every group of rows, all groups batched; rows
@@ -174,7 +177,7 @@ def mixed(
         buckets = tuple({k: jnp.asarray(v) for k, v in b.items()} for b in blocks.buckets)
     opts = Options(method=method, maxiter=maxiter, maxfunc=maxfunc, convh=convh, convf=convf, convg=convg,
                    absolute=bool(absolute), scoring=scoring, parms=parms, hold=hold, noiter=bool(noiter),
-                   nobound=bool(nobound), scale=bool(scale))
+                   nobound=bool(nobound), scale=bool(scale), verbose=bool(verbose))
     est = estimate(design, layout, data_arrays, opts)
     result = build_result(
         design=design,

@@ -212,8 +212,19 @@ class MixedResult:
 
         return summary_text(self)
 
+    def lme4(self) -> str:
+        """The fit as lme4's ``summary()`` prints it (``print(fit.lme4())``)."""
+        from .display.lme4 import lme4_text
+
+        return lme4_text(self)
+
     def __str__(self) -> str:
         return self.summary()
+
+    def _repr_html_(self) -> str:
+        from .display.html import result_html
+
+        return result_html(self)
 
 
 # ---------------------------------------------------------------------------

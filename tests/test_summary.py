@@ -109,3 +109,25 @@ def test_boundary_fit_counts_only_free_parameters():
     fit = fit_case("dyestuff2_boundary_reml")
     assert fit.aic == pytest.approx(fit.minus2ll + 2 * 1, rel=1e-12)
     assert fit.bic == pytest.approx(fit.minus2ll + 1 * math.log(6), rel=1e-12)
+
+
+def test_summary_has_class_levels_convergence_and_type3():
+    """Class Level Information (18 subjects in sleepstudy, as R's nlevels), the
+    convergence status line and the Type 3 tests, in PROC MIXED's order."""
+    text = sleep_fit().summary()
+    order = ["Model Information", "Class Level Information", "Dimensions", "Number of Observations",
+             "Iteration History", "Convergence status: Convergence criteria met.",
+             "Covariance Parameter Estimates", "Fit Statistics", "Solution for Fixed Effects",
+             "Type 3 Tests of Fixed Effects"]
+    positions = [text.index(t) for t in order]
+    assert positions == sorted(positions)
+    assert re.search(r"^Subject\s+18\s+308 309 310", section(text, "Class Level Information", "Dimensions"), re.M)
+
+
+def test_class_levels_of_oats():
+    from jaxmixed.display.text import class_levels
+
+    fit = jm.mixed("yield ~ C(nitro_f) * Variety", data=jm.datasets.load("oats"),
+                   random=[jm.Random("1", subject="Block"), jm.Random("1", subject="Block:Variety")])
+    levels = class_levels(fit._inf.design).set_index("Class")["Levels"].to_dict()
+    assert levels == {"Block": 6, "Variety": 3, "nitro_f": 4}

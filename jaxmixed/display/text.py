@@ -39,10 +39,43 @@ def _table(title: str, df: pd.DataFrame, index: bool = False, pvals=()) -> str:
     return "\n".join(lines)
 
 
+def class_levels(design) -> pd.DataFrame:
+    """Class Level Information: each classification variable (subjects, string or
+    ``C(...)`` columns of the fixed formula), its number of levels and the levels."""
+    import re
+
+    frame = design.frame
+    if frame is None:
+        return pd.DataFrame(columns=["Class", "Levels", "Values"])
+    names: list[str] = []
+    for st in [r.statement for r in design.randoms] + [design.repeated.statement]:
+        for col in (st.subject or "").split(":"):
+            if col:
+                names.append(col.strip())
+        if getattr(st, "group", None):
+            names.append(st.group)
+    fixed = design.fixed_formula.partition("~")[2]
+    names += re.findall(r"C\(\s*([A-Za-z_][A-Za-z0-9_.]*)", fixed)
+    for col in frame.columns:
+        if re.search(rf"(?<![A-Za-z0-9_.]){re.escape(str(col))}(?![A-Za-z0-9_.])", fixed) and not \
+                pd.api.types.is_numeric_dtype(frame[col]):
+            names.append(str(col))
+    rows = []
+    for col in dict.fromkeys(n for n in names if n in frame.columns):
+        levels = sorted(pd.unique(frame[col].dropna()), key=lambda v: (str(type(v)), v))
+        shown = " ".join(map(str, levels[:20])) + (" ..." if len(levels) > 20 else "")
+        rows.append({"Class": col, "Levels": len(levels), "Values": shown})
+    return pd.DataFrame(rows, columns=["Class", "Levels", "Values"])
+
+
 def summary_text(res) -> str:
-    """The summary: Model Information through Solution for Fixed Effects."""
+    """The summary: Model Information through Type 3 Tests, as PROC MIXED orders them."""
     parts = ["The Mixed Procedure (jaxmixed)", ""]
     parts.append(_table("Model Information", res.model_info))
+    inf = getattr(res, "_inf", None)
+    levels = class_levels(inf.design) if inf is not None else None
+    if levels is not None and len(levels):
+        parts.append(_table("Class Level Information", levels))
     parts.append(_table("Dimensions", res.dimensions))
     nobs = pd.DataFrame({"Descr": ["Number of Observations Read", "Number of Observations Used",
                                    "Number of Observations Not Used"],
@@ -52,7 +85,7 @@ def summary_text(res) -> str:
     if "Note" in hist and not hist["Note"].astype(bool).any():
         hist = hist.drop(columns=["Note"])
     parts.append(_table("Iteration History", hist))
-    parts.append(res.status)
+    parts.append(f"Convergence status: {res.status}")
     cp = res.covparms.drop(columns=["Bound"])
     parts.append(_table("Covariance Parameter Estimates", cp, pvals=("ProbZ",)))
     parts.append(_table("Fit Statistics", res.fit_stats))

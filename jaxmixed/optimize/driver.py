@@ -29,6 +29,7 @@ from ..likelihood import (
     to_natural,
     to_working,
 )
+from ..progress import fit_progress
 from ..scaling import Scaling, identity, make_scaling, scale_buckets
 from .newton import CONVERGED, NONFINITE, STATUS_TEXT, NewtonResult, newton
 from .parms import covparm_labels, resolve, search_grid, working_free_mask
@@ -53,6 +54,7 @@ class Options:
     noiter: bool = False
     nobound: bool = False
     scale: bool = True
+    verbose: bool = False  # show each iteration (jaxmixed.progress)
 
 
 @dataclass(frozen=True)
@@ -183,9 +185,11 @@ def estimate(design, layout: Layout, buckets_np, opts: Options) -> Estimates:
         w0 = np.where(held, to_working(theta_s0, layout), w0)
     free = working_free_mask(held, w0, layout) if held.any() else None
     tol = _tolerances(opts)
-    opt = newton(jnp.asarray(w0), buckets_s, layout, maxiter=opts.maxiter, maxfunc=opts.maxfunc, convh=tol[0],
-                 scoring=opts.scoring, convf=tol[1], convg=tol[2], absolute=opts.absolute,
-                 free=None if free is None else jnp.asarray(free))
+    with fit_progress(opts.verbose, force=True):
+        opt = newton(jnp.asarray(w0), buckets_s, layout, maxiter=opts.maxiter, maxfunc=opts.maxfunc, convh=tol[0],
+                     scoring=opts.scoring, convf=tol[1], convg=tol[2], absolute=opts.absolute,
+                     free=None if free is None else jnp.asarray(free), report=opts.verbose)
+        jax.block_until_ready(opt)  # every iteration reported before the display closes
     opt = opt._replace(hist_f=opt.hist_f + scaling.offset, f=opt.f + scaling.offset)
     if int(opt.status) == NONFINITE or held.any():
         # no derivatives were taken at the last iterate (or held values are reset): compute them

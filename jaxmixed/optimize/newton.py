@@ -71,15 +71,18 @@ class NewtonResult(NamedTuple):
     n_nonfinite: jax.Array  # trial points rejected because −2ℓ was not finite
 
 
-@partial(jax.jit, static_argnames=("layout", "maxiter", "maxfunc", "scoring", "absolute"))
+@partial(jax.jit, static_argnames=("layout", "maxiter", "maxfunc", "scoring", "absolute", "report"))
 def newton(w0, buckets, layout: Layout, maxiter: int = 50, maxfunc: int = 150, convh: float = 1e-8, scoring: int = 0,
-           convf: float = -1.0, convg: float = -1.0, absolute: bool = False, free=None):
+           convf: float = -1.0, convg: float = -1.0, absolute: bool = False, free=None, report: bool = False):
     """Minimise −2ℓ from working parameters ``w0``.
 
     The derivatives are traced once, at the top of the loop body.  Once the
     criterion is met, one pure Newton step is still taken when it lowers −2ℓ
     (it squares the remaining error) and the derivatives are taken once more
     there, so the returned Hessian belongs to the returned estimate.
+    ``report=True`` (static) compiles a host callback into the loop that hands
+    each iteration's number, −2ℓ and criterion to
+    :func:`jaxmixed.progress.emit`; the default program has no callback at all.
     """
     fun = lambda w: profiled(w, buckets, layout)
     dtype = w0.dtype
@@ -157,6 +160,10 @@ def newton(w0, buckets, layout: Layout, maxiter: int = 50, maxfunc: int = 150, c
             jnp.where(s["polished"], s["hist_crit"][s["it"]], jnp.where(s["it"] > 0, crit, jnp.nan)))
         status = jnp.where(done, jnp.where(moved, -1, CONVERGED),
                            jnp.where(limit, MAXITER, jnp.where(ok, -1, STALLED)))
+        if report:
+            from ..progress import emit
+
+            jax.debug.callback(emit, s["it"], s["f"], crit, status, ordered=True)  # the iterate the criterion belongs to
         return dict(
             w=jnp.where(moved, w_new, s["w"]), f=jnp.where(moved, f_new, s["f"]),
             sigma2=jnp.where(moved, sig_new, s["sigma2"]), g=g, h=h, it=it,
