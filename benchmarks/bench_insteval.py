@@ -5,7 +5,7 @@ Times jaxmixed (first fit, compilation included, and a warm second fit) and
 lme4::lmer (through Rscript, when installed) in the same run, and prints
 −2 REML log-likelihoods, the time ratios and the peak resident memory of
 each process (jaxmixed: this process; R: the Rscript child, from
-getrusage(RUSAGE_CHILDREN)).
+getrusage(RUSAGE_CHILDREN), run first while this process is small).
 
     PYTHONPATH=. python benchmarks/bench_insteval.py [--no-r]
 """
@@ -83,6 +83,9 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--no-r", action="store_true", help="skip lme4")
     args = ap.parse_args()
+    # lme4 first: a child inherits the parent's peak RSS at fork and keeps it across exec, so
+    # Rscript is started while this process is still small.
+    r = None if args.no_r else run_lme4()
     jm_res = run_jaxmixed()
     print(f"jaxmixed  path: {jm_res['path']}, {jm_res['iterations']} Newton iterations")
     print(f"jaxmixed  first fit (with compilation): {jm_res['first']:8.2f} s")
@@ -90,7 +93,6 @@ def main():
     print(f"jaxmixed  -2 REML logL: {jm_res['m2ll']:.4f}  (lme4 reference {LME4_M2LL}, "
           f"difference {jm_res['m2ll'] - LME4_M2LL:+.2e})")
     print(f"jaxmixed  peak RSS: {jm_res['peak_mb']:.0f} MB")
-    r = None if args.no_r else run_lme4()
     if r is None:
         print("lme4      not run (no Rscript, or --no-r)")
         return
