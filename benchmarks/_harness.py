@@ -25,6 +25,8 @@ import pandas as pd
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
+if str(ROOT) not in sys.path:  # run from a checkout without installing
+    sys.path.insert(0, str(ROOT))
 RESULTS_MD = HERE / "RESULTS.md"
 RECORDS = HERE / "results"  # one JSON line per measurement, read by plot_scaling.py
 WORKER = HERE / "_worker.py"

@@ -1,0 +1,76 @@
+"""Time against N, log-log, per engine, from the recorded results (results/*.jsonl)
+into scaling.png: warm fit (solid) and first fit (dashed) of scenarios 1 and 2,
+and peak memory of scenario 4.
+
+    python benchmarks/plot_scaling.py
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+import _harness as h  # noqa: E402
+
+PANELS = [("longitudinal", "Scenario 1: intercept + slope (UN)", "time"),
+          ("ar1", "Scenario 2: intercept + AR(1)", "time"),
+          ("memory", "Scenario 4: peak RSS", "memory")]
+
+
+def latest(scenario: str) -> dict:
+    """The last recorded successful measurement of every (engine, rows)."""
+    path = h.RECORDS / f"{scenario}.jsonl"
+    if not path.exists():
+        return {}
+    out = {}
+    for line in path.read_text().splitlines():
+        r = json.loads(line)
+        if r.get("status") == "ok":
+            out[(r["engine"], r["rows"])] = r
+    return out
+
+
+def finite(v) -> bool:
+    return v is not None and v == v
+
+
+def main() -> None:
+    fig, axes = plt.subplots(1, len(PANELS), figsize=(5.2 * len(PANELS), 4.4))
+    for ax, (scenario, title, kind) in zip(axes, PANELS):
+        series = defaultdict(list)
+        for (engine, _rows), r in sorted(latest(scenario).items(), key=lambda kv: kv[0][1]):
+            series[engine].append(r)
+        for i, (engine, recs) in enumerate(sorted(series.items())):
+            color = f"C{i}"
+            if kind == "memory":
+                ax.plot([r["rows"] for r in recs], [r["peak_rss"] / 2**20 for r in recs], "o-", color=color, label=engine)
+                continue
+            warm = [(r["rows"], r["warm"]) for r in recs if finite(r.get("warm"))]
+            if warm:
+                ax.plot(*zip(*warm), "o-", color=color, label=f"{engine} warm")
+            first = [(r["rows"], r["first"]) for r in recs if finite(r.get("first"))]
+            if first:
+                ax.plot(*zip(*first), "s--", color=color, alpha=0.6, label=f"{engine} first")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("rows N")
+        ax.set_ylabel("peak RSS (MiB)" if kind == "memory" else "seconds")
+        ax.set_title(title, fontsize=10)
+        ax.grid(True, which="both", alpha=0.3)
+        if series:
+            ax.legend(fontsize=7)
+        else:
+            ax.text(0.5, 0.5, "no recorded results", ha="center", transform=ax.transAxes)
+    fig.tight_layout()
+    out = h.HERE / "scaling.png"
+    fig.savefig(out, dpi=110)
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
