@@ -54,11 +54,12 @@ fits <- list(
 fit <- fits[[model]]
 if (is.null(fit)) stop("unknown model ", model)
 
+rss_data <- vmhwm()
 times <- numeric(repeats)
 for (i in seq_len(repeats)) {
   times[i] <- system.time(res <- fit(d))[["elapsed"]]
 }
 out <- c(list(import = t_import, load = t_load, first = times[1],
               warm = if (repeats > 1) median(times[-1]) else NA, times = times,
-              rows = nrow(d), vmhwm = vmhwm()), res)
+              rows = nrow(d), rss_data = rss_data, vmhwm = vmhwm()), res)
 cat("RESULT ", toJSON(out, auto_unbox = TRUE, digits = NA, na = "null"), "\n", sep = "")

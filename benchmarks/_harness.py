@@ -397,3 +397,23 @@ def compare(scenario: str, model: str, make_data, sizes: list[int], peers: list[
         table += "\n\n" + "\n".join(notes)
     print("\n" + table)
     return records, table
+
+
+def target_lines(records: list[dict], peer: str, factor: float, ours: str = "jaxmixed", tol: float = 1e-4) -> str:
+    """For every size both ran: is jaxmixed's warm fit <= peer's / factor, and its −2ℓ <= the peer's (+ tol)?"""
+    by_size: dict = {}
+    for r in records:
+        if r["status"] == "ok":
+            by_size.setdefault(r["size"], {})[r["engine"]] = r
+    lines = []
+    for size, got in sorted(by_size.items()):
+        a, b = got.get(ours), got.get(peer)
+        if not (a and b):
+            continue
+        speed = b["warm"] / a["warm"] if a.get("warm") and b.get("warm") else float("nan")
+        parts = [f"- {size}: {peer}/{ours} warm = {speed:.2f} (target >= {factor:g}: {'met' if speed >= factor else 'NOT met'})"]
+        if a.get("m2ll") is not None and b.get("m2ll") is not None:
+            d = a["m2ll"] - b["m2ll"]
+            parts.append(f"-2LL {ours} - {peer} = {d:+.2e} ({'equal or lower' if d <= tol else 'HIGHER'})")
+        lines.append("; ".join(parts))
+    return "\n".join(lines)

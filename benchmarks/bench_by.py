@@ -81,6 +81,9 @@ def main(argv=None):
     if tmp is not None:
         tmp.cleanup()
     table = h.markdown_table(header, rows) + "\n\nAgreement (beta and covariance parameters, groups where both converged):\n" + "\n".join(checks)
+    targets = h.target_lines(records, "lme4 loop", 10.0, ours="jaxmixed by=")
+    if targets:
+        table += "\n\nTarget (jaxmixed by= <= 1/10 of the lme4 loop):\n" + targets
     print(table)
     if args.record:
         h.record("by", records)

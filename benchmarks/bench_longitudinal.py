@@ -22,6 +22,10 @@ def main(argv=None):
              h.Engine("statsmodels", "python", "statsmodels", timeout=args.sm_timeout)]
     info = h.machine()
     records, table = h.compare("longitudinal", "longitudinal", lambda s: h.longitudinal(s, 8), args.sizes, peers, args)
+    targets = h.target_lines(records, "lme4", 3.0)
+    if targets:
+        table += "\n\nTarget (jaxmixed warm fit <= 1/3 of lme4's, -2LL equal or lower):\n" + targets
+        print("\n" + targets)
     if args.record:
         h.record("longitudinal", records)
         h.append_results("Scenario 1: longitudinal, random intercept and slope (UN), REML", table, info,

@@ -33,8 +33,6 @@ def main(argv=None):
     rows = []
     for r in records:
         data = r.get("rss_data") or float("nan")
-        if r["engine"] == "lme4":
-            data = float("nan")  # R reports no pre-fit mark; the peak is the whole process
         extra = r["peak_rss"] - data
         rows.append([r["engine"], r["size"], r["rows"], h.fmt_bytes(data), h.fmt_bytes(r["peak_rss"]) if r["status"] == "ok" else (r["note"] or r["status"]),
                      h.fmt_bytes(extra), f"{extra / r['rows']:.0f}" if extra == extra else "-",
