@@ -289,8 +289,9 @@ def record(scenario: str, rows: list[dict]) -> None:
             fh.write(json.dumps(r) + "\n")
 
 
-def append_results(title: str, body: str, info: dict, note: str = "") -> None:
-    """Append a dated section to RESULTS.md."""
+def append_results(title: str, body: str, info: dict, note: str = "", extra: str = "") -> None:
+    """Append a dated section to RESULTS.md; ``extra`` is the user's --note."""
+    note = f"{note} {extra}".strip()
     stamp = _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
     load = info.get("load_avg_at_start")
     parts = [f"\n## {title} ({stamp})\n", f"Machine: {machine_line(info)}.",
@@ -309,6 +310,7 @@ def common_args(parser, sizes: list[int], repeats: int = 3, timeout: float = 600
     parser.add_argument("--no-statsmodels", action="store_true", help="skip statsmodels")
     parser.add_argument("--record", action="store_true", help="append the table to RESULTS.md and results/*.jsonl")
     parser.add_argument("--all-cpus", action="store_true", help="let every engine use every CPU (default on <=2 CPUs: one each)")
+    parser.add_argument("--note", default="", help="a line written with the recorded table (e.g. 'taken under load')")
     parser.add_argument("--keep-data", type=Path, default=None, help="write the data sets here and keep them")
     return parser
 

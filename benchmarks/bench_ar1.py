@@ -25,7 +25,7 @@ def main(argv=None):
     if args.record:
         h.record("ar1", records)
         h.append_results("Scenario 2: random intercept + AR(1) within subject, REML", table, info,
-                         f"Repeats {args.repeats} (warm = median of all but the first); time cap {args.timeout:.0f} s.")
+                         f"Repeats {args.repeats} (warm = median of all but the first); time cap {args.timeout:.0f} s.", extra=args.note)
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ def main(argv=None):
         h.record("longitudinal", records)
         h.append_results("Scenario 1: longitudinal, random intercept and slope (UN), REML", table, info,
                          f"Repeats {args.repeats} (warm = median of all but the first); time cap {args.timeout:.0f} s, "
-                         f"statsmodels {args.sm_timeout:.0f} s.")
+                         f"statsmodels {args.sm_timeout:.0f} s.", extra=args.note)
 
 
 if __name__ == "__main__":

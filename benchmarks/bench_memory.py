@@ -42,7 +42,7 @@ def main(argv=None):
     if args.record:
         h.record("memory", records)
         h.append_results("Scenario 4: peak memory against N (10 visits per subject)", table, info,
-                         f"One fit per engine and size (jaxmixed's includes compilation); memory cap {args.mem_cap:g} GiB.")
+                         f"One fit per engine and size (jaxmixed's includes compilation); memory cap {args.mem_cap:g} GiB.", extra=args.note)
 
 
 if __name__ == "__main__":
