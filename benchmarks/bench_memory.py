@@ -35,7 +35,7 @@ def main(argv=None):
         data = r.get("rss_data") or float("nan")
         extra = r["peak_rss"] - data
         rows.append([r["engine"], r["size"], r["rows"], h.fmt_bytes(data), h.fmt_bytes(r["peak_rss"]) if r["status"] == "ok" else (r["note"] or r["status"]),
-                     h.fmt_bytes(extra), f"{extra / r['rows']:.0f}" if extra == extra else "-",
+                     h.fmt_bytes(extra), f"{extra / r['rows']:.0f}" if extra > 0 else "-",
                      f"{r['first']:.1f}" if r.get("first") else "-"])
     table = h.markdown_table(header, rows)
     print("\n" + table)

@@ -8,6 +8,7 @@ and peak memory of scenario 4.
 from __future__ import annotations
 
 import json
+import math
 from collections import defaultdict
 
 import matplotlib
@@ -36,7 +37,7 @@ def latest(scenario: str) -> dict:
 
 
 def finite(v) -> bool:
-    return v is not None and v == v
+    return v is not None and math.isfinite(v)
 
 
 def main() -> None:
