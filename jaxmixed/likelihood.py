@@ -118,30 +118,35 @@ def n_columns(buckets) -> int:
     return buckets[0]["x"].shape[-1]
 
 
-def sums(theta, buckets, layout: Layout):
-    """(log|V|, X'V⁻¹X, X'V⁻¹y, y'V⁻¹y) summed over all blocks.
+def fold_blocks(fn, buckets, zero):
+    """Σ over every block of ``fn(chunk)``, a pytree of sums over one chunk's blocks.
 
     A size class with more than ``CHUNK`` blocks is scanned chunk by chunk:
-    peak memory stays at one chunk's matrices, and the compiled program does
-    not grow with the number of subjects.
+    peak memory stays at one chunk's matrices, the compiled program does not
+    grow with the number of subjects, and derivatives go through the scan.
     """
-    p = n_columns(buckets)
-    dtype = theta.dtype
-    total = (jnp.zeros((), dtype), jnp.zeros((p, p), dtype), jnp.zeros((p,), dtype), jnp.zeros((), dtype))
+    total = zero
     for bucket in buckets:
         nb = bucket["y"].shape[0]
         if nb <= CHUNK:
-            part = _chunk_sums(theta, bucket, layout)
+            part = fn(bucket)
         else:
             chunks = jax.tree.map(lambda a: a.reshape((nb // CHUNK, CHUNK) + a.shape[1:]), bucket)
 
             def step(acc, chunk):
-                return jax.tree.map(jnp.add, acc, _chunk_sums(theta, chunk, layout)), None
+                return jax.tree.map(jnp.add, acc, fn(chunk)), None
 
-            zero = jax.tree.map(jnp.zeros_like, total)
-            part, _ = jax.lax.scan(step, zero, chunks)
+            part, _ = jax.lax.scan(step, jax.tree.map(jnp.zeros_like, zero), chunks)
         total = jax.tree.map(jnp.add, total, part)
     return total
+
+
+def sums(theta, buckets, layout: Layout):
+    """(log|V|, X'V⁻¹X, X'V⁻¹y, y'V⁻¹y) summed over all blocks (chunked: :func:`fold_blocks`)."""
+    p = n_columns(buckets)
+    dtype = theta.dtype
+    zero = (jnp.zeros((), dtype), jnp.zeros((p, p), dtype), jnp.zeros((p,), dtype), jnp.zeros((), dtype))
+    return fold_blocks(lambda chunk: _chunk_sums(theta, chunk, layout), buckets, zero)
 
 
 def _gls(xvx, xvy, yvy):
@@ -199,3 +204,63 @@ def natural_from_working(w, buckets, layout: Layout):
         return theta
     _, sigma2 = profiled(w, buckets, layout)
     return scale_natural(theta, sigma2, layout)
+
+
+def _value_and_sums(theta, buckets, layout: Layout):
+    n = count_obs(buckets)
+    s = sums(theta, buckets, layout)
+    logdet, xvx, xvy, yvy = s
+    _, rss, logdet_x, p = _gls(xvx, xvy, yvy)
+    if layout.method == "ML":
+        value = n * LOG2PI + logdet + rss
+    else:
+        value = (n - p) * LOG2PI + logdet + logdet_x + rss
+    return value, (value, s)
+
+
+def natural_derivatives(theta, buckets, layout: Layout):
+    """(−2ℓ, its gradient, its Hessian, the GLS sums) at natural θ, from one
+    forward-over-reverse program: the only second-derivative program of the
+    likelihood, shared by the optimizer and the final covariance of θ̂."""
+    grad = jax.grad(_value_and_sums, has_aux=True)
+
+    def with_grad(t):
+        g, aux = grad(t, buckets, layout)
+        return g, (g, aux)
+
+    hess, (g, (value, s)) = jax.jacfwd(with_grad, has_aux=True)(theta)
+    return value, g, hess, s
+
+
+def working_derivatives(w, sigma2, buckets, layout: Layout):
+    """Gradient and Hessian of the optimizer's objective at working ``w`` by the
+    chain rule from :func:`natural_derivatives` at θ(w) (σ² = ``sigma2``, the
+    profiled scale at w, when the scale is profiled).
+
+    With ψ ↦ θ(ψ) and F(ψ) = −2ℓ(θ(ψ)): ∇F = J'g, ∇²F = J'HJ + Σ_k g_k ∇²θ_k.
+    When σ² is profiled, ∂F/∂σ² = 0 at σ̂², so the profiled objective has
+    gradient ∂F/∂w and Hessian F_ww − F_wσ F_σσ⁻¹ F_σw (the Schur complement).
+    Returns (g_w, H_w, (θ, −2ℓ, H_θ, sums))."""
+    if layout.profile:
+        def natural(psi):
+            return scale_natural(to_natural(psi[:-1], layout), psi[-1], layout)
+
+        psi = jnp.concatenate([w, sigma2[None]])
+    else:
+        def natural(psi):
+            return to_natural(psi, layout)
+
+        psi = w
+    theta = natural(psi)
+    value, g, h, s = natural_derivatives(theta, buckets, layout)
+    jac = jax.jacfwd(natural)(psi)
+    g_stop = jax.lax.stop_gradient(g)
+    curv = jax.hessian(lambda q: jnp.dot(g_stop, natural(q)))(psi)
+    full_g = jac.T @ g
+    full_h = jac.T @ h @ jac + curv
+    if layout.profile:
+        gw = full_g[:-1]
+        hw = full_h[:-1, :-1] - jnp.outer(full_h[:-1, -1], full_h[-1, :-1]) / full_h[-1, -1]
+    else:
+        gw, hw = full_g, full_h
+    return gw, hw, (theta, value, h, s)
