@@ -385,7 +385,7 @@ def compare(scenario: str, model: str, make_data, sizes: list[int], peers: list[
                 print(markdown_table(header, [row]).splitlines()[-1], flush=True)
                 keep = {k: v for k, v in run.result.items() if k not in ("groups",)}
                 records.append({"scenario": scenario, "engine": name, "size": size, "rows": n_rows,
-                                "status": run.status, "note": run.note, "wall": run.wall,
+                                "status": run.status, "note": run.note, "limit": run.limit, "wall": run.wall,
                                 "peak_rss": run.peak_rss, "cpus": sorted(cpus) if cpus else "all", **keep})
             for f in files.values():
                 if tmp is not None:

@@ -15,6 +15,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker  # noqa: E402
 
 import _harness as h  # noqa: E402
 
@@ -24,14 +25,14 @@ PANELS = [("longitudinal", "Scenario 1: intercept + slope (UN)", "time"),
 
 
 def latest(scenario: str) -> dict:
-    """The last recorded successful measurement of every (engine, rows)."""
+    """The last recorded measurement of every (engine, rows) that finished or hit its time cap."""
     path = h.RECORDS / f"{scenario}.jsonl"
     if not path.exists():
         return {}
     out = {}
     for line in path.read_text().splitlines():
         r = json.loads(line)
-        if r.get("status") == "ok":
+        if r.get("status") == "ok" or (r.get("status") == "timeout" and finite(r.get("limit"))):
             out[(r["engine"], r["rows"])] = r
     return out
 
@@ -48,6 +49,11 @@ def main() -> None:
             series[engine].append(r)
         for i, (engine, recs) in enumerate(sorted(series.items())):
             color = f"C{i}"
+            capped = [r for r in recs if r["status"] == "timeout"]
+            recs = [r for r in recs if r["status"] == "ok"]
+            if capped and kind == "time":  # stopped at the cap: the time is at least this
+                ax.plot([r["rows"] for r in capped], [r["limit"] for r in capped], "^", color=color, mfc="none",
+                        ms=9, label=f"{engine} > cap")
             if kind == "memory":
                 ax.plot([r["rows"] for r in recs], [r["peak_rss"] / 2**20 for r in recs], "o-", color=color, label=engine)
                 continue
@@ -63,6 +69,7 @@ def main() -> None:
         ax.set_ylabel("peak RSS (MiB)" if kind == "memory" else "seconds")
         ax.set_title(title, fontsize=10)
         ax.grid(True, which="both", alpha=0.3)
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         if series:
             ax.legend(fontsize=7)
         else:
