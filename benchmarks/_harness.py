@@ -310,9 +310,18 @@ def common_args(parser, sizes: list[int], repeats: int = 3, timeout: float = 600
     parser.add_argument("--no-statsmodels", action="store_true", help="skip statsmodels")
     parser.add_argument("--record", action="store_true", help="append the table to RESULTS.md and results/*.jsonl")
     parser.add_argument("--all-cpus", action="store_true", help="let every engine use every CPU (default on <=2 CPUs: one each)")
+    parser.add_argument("--ddfm", default=None, help="jaxmixed's DDFM= (default: its own, containment with a RANDOM statement)")
     parser.add_argument("--note", default="", help="a line written with the recorded table (e.g. 'taken under load')")
     parser.add_argument("--keep-data", type=Path, default=None, help="write the data sets here and keep them")
     return parser
+
+
+def user_note(args) -> str:
+    """--note, plus jaxmixed's DDFM= when it was not its default."""
+    parts = [args.note] if args.note else []
+    if getattr(args, "ddfm", None):
+        parts.append(f"jaxmixed run with ddfm={args.ddfm!r}.")
+    return " ".join(parts)
 
 
 def data_folder(args):
@@ -344,7 +353,7 @@ def run_engine(e: Engine, files: dict, args, cpus, model: str, extra: dict | Non
 
 
 def compare(scenario: str, model: str, make_data, sizes: list[int], peers: list[Engine], args,
-            size_label: str = "subjects") -> list[dict]:
+            size_label: str = "subjects", jm_extra: dict | None = None) -> list[dict]:
     """Fit every size with jaxmixed and the peers; print the table as it grows.
 
     Peers above ``args.peer_cap`` are skipped with a note.  Returns one record
@@ -361,7 +370,7 @@ def compare(scenario: str, model: str, make_data, sizes: list[int], peers: list[
             files = write_data(df, folder, f"{scenario}_{size}")
             n_rows = len(df)
             del df
-            ours = run_engine(Engine("jaxmixed", "python", "jaxmixed"), files, args, cpus, model)
+            ours = run_engine(Engine("jaxmixed", "python", "jaxmixed"), files, args, cpus, model, jm_extra)
             results = [("jaxmixed", ours)]
             for peer in peers:
                 if (peer.kind == "r" and (args.no_r or not have_r())) or (peer.engine == "statsmodels" and args.no_statsmodels):

@@ -36,12 +36,13 @@ def _jm_summary(r) -> dict:
 def jaxmixed_fit(model: str, df, spec: dict):
     import jaxmixed as jm
 
+    opts = {"ddfm": spec["ddfm"]} if spec.get("ddfm") else {}
     if model == "longitudinal":
-        r = jm.mixed("y ~ time + x", df, random=jm.Random("1 + time", subject="subject", type="UN"))
+        r = jm.mixed("y ~ time + x", df, random=jm.Random("1 + time", subject="subject", type="UN"), **opts)
         return _jm_summary(r)
     if model == "ar1":
         r = jm.mixed("y ~ time + x", df, random=jm.Random("1", subject="subject"),
-                     repeated=jm.Repeated(subject="subject", type="AR(1)", index="time"))
+                     repeated=jm.Repeated(subject="subject", type="AR(1)", index="time"), **opts)
         return _jm_summary(r)
     if model == "by":
         return jaxmixed_by(df, spec.get("by_mode", "by"))

@@ -21,11 +21,12 @@ def main(argv=None):
     args.no_statsmodels = True
     peers = [h.Engine("nlme", "r", model="ar1")]
     info = h.machine()
-    records, table = h.compare("ar1", "ar1", lambda s: h.longitudinal(s, 8), args.sizes, peers, args)
+    records, table = h.compare("ar1", "ar1", lambda s: h.longitudinal(s, 8), args.sizes, peers, args,
+                               jm_extra={"ddfm": args.ddfm})
     if args.record:
         h.record("ar1", records)
         h.append_results("Scenario 2: random intercept + AR(1) within subject, REML", table, info,
-                         f"Repeats {args.repeats} (warm = median of all but the first); time cap {args.timeout:.0f} s.", extra=args.note)
+                         f"Repeats {args.repeats} (warm = median of all but the first); time cap {args.timeout:.0f} s.", extra=h.user_note(args))
 
 
 if __name__ == "__main__":

@@ -103,7 +103,7 @@ def main(argv=None):
         h.record("by", records)
         h.append_results("Scenario 3: BY groups, random intercept, REML", table, info,
                          f"Repeats {args.repeats} (warm = median of all but the first; the jaxmixed loop is run once, "
-                         f"its time includes compilation). Time cap {args.timeout:.0f} s, statsmodels {args.sm_timeout:.0f} s.", extra=args.note)
+                         f"its time includes compilation). Time cap {args.timeout:.0f} s, statsmodels {args.sm_timeout:.0f} s.", extra=h.user_note(args))
 
 
 if __name__ == "__main__":

@@ -21,7 +21,8 @@ def main(argv=None):
     peers = [h.Engine("lme4", "r", model="longitudinal"),
              h.Engine("statsmodels", "python", "statsmodels", timeout=args.sm_timeout)]
     info = h.machine()
-    records, table = h.compare("longitudinal", "longitudinal", lambda s: h.longitudinal(s, 8), args.sizes, peers, args)
+    records, table = h.compare("longitudinal", "longitudinal", lambda s: h.longitudinal(s, 8), args.sizes, peers,
+                               args, jm_extra={"ddfm": args.ddfm})
     targets = h.target_lines(records, "lme4", 3.0)
     if targets:
         table += "\n\nTarget (jaxmixed warm fit <= 1/3 of lme4's, -2LL equal or lower):\n" + targets
@@ -30,7 +31,7 @@ def main(argv=None):
         h.record("longitudinal", records)
         h.append_results("Scenario 1: longitudinal, random intercept and slope (UN), REML", table, info,
                          f"Repeats {args.repeats} (warm = median of all but the first); time cap {args.timeout:.0f} s, "
-                         f"statsmodels {args.sm_timeout:.0f} s.", extra=args.note)
+                         f"statsmodels {args.sm_timeout:.0f} s.", extra=h.user_note(args))
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ def main(argv=None):
     args.no_statsmodels = True
     info = h.machine()
     records, _ = h.compare("memory", "longitudinal", lambda s: h.longitudinal(s, VISITS), args.sizes,
-                           [h.Engine("lme4", "r", model="longitudinal")], args)
+                           [h.Engine("lme4", "r", model="longitudinal")], args, jm_extra={"ddfm": args.ddfm})
     header = ["engine", "subjects", "rows", "data RSS", "peak RSS", "peak - data", "bytes/row (fit)", "fit s"]
     rows = []
     for r in records:
@@ -42,7 +42,7 @@ def main(argv=None):
     if args.record:
         h.record("memory", records)
         h.append_results("Scenario 4: peak memory against N (10 visits per subject)", table, info,
-                         f"One fit per engine and size (jaxmixed's includes compilation); memory cap {args.mem_cap:g} GiB.", extra=args.note)
+                         f"One fit per engine and size (jaxmixed's includes compilation); memory cap {args.mem_cap:g} GiB.", extra=h.user_note(args))
 
 
 if __name__ == "__main__":
