@@ -45,14 +45,14 @@ def jaxmixed_fit(model: str, df, spec: dict):
                      repeated=jm.Repeated(subject="subject", type="AR(1)", index="time"), **opts)
         return _jm_summary(r)
     if model == "by":
-        return jaxmixed_by(df, spec.get("by_mode", "by"))
+        return jaxmixed_by(df, spec.get("by_mode", "by"), opts)
     if model == "intercept":  # one group of the BY scenario
         r = jm.mixed("y ~ x", df, random=jm.Random("1", subject="subject"))
         return _jm_summary(r)
     raise SystemExit(f"unknown model {model!r}")
 
 
-def jaxmixed_by(df, mode: str) -> dict:
+def jaxmixed_by(df, mode: str, opts: dict) -> dict:
     """``by="group"`` in one call, or (mode "loop") one ``mixed`` call per group."""
     import jaxmixed as jm
 
@@ -60,14 +60,14 @@ def jaxmixed_by(df, mode: str) -> dict:
     if mode == "loop":
         groups = {}
         for g, part in df.groupby("group", sort=True):
-            r = jm.mixed("y ~ x", part.reset_index(drop=True), random=random)
+            r = jm.mixed("y ~ x", part.reset_index(drop=True), random=random, **opts)
             groups[str(g)] = _jm_summary(r)
         return {"groups": groups}
     import inspect
 
     if "by" not in inspect.signature(jm.mixed).parameters:
         raise SystemExit("this jaxmixed has no by= argument")
-    res = jm.mixed("y ~ x", df, random=random, by="group")
+    res = jm.mixed("y ~ x", df, random=random, by="group", **opts)
     return {"groups": by_tables(res)}
 
 

@@ -64,9 +64,10 @@ def main(argv=None):
     for size in args.sizes:
         df = h.grouped(size)
         files = h.write_data(df, folder, f"by_{size}")
-        runs = {"jaxmixed by=": h.run_engine(h.Engine("jaxmixed by=", "python", "jaxmixed"), files, args, cpus, "by")}
+        opts = {"ddfm": args.ddfm}
+        runs = {"jaxmixed by=": h.run_engine(h.Engine("jaxmixed by=", "python", "jaxmixed"), files, args, cpus, "by", opts)}
         runs["jaxmixed loop"] = h.python_engine("jaxmixed", "by", files["parquet"], repeats=1, timeout=args.timeout,
-                                                mem_cap_gb=args.mem_cap, cpus=cpus, extra={"by_mode": "loop"})
+                                                mem_cap_gb=args.mem_cap, cpus=cpus, extra={"by_mode": "loop", **opts})
         if not args.no_r and h.have_r():
             runs["lme4 loop"] = h.run_engine(h.Engine("lme4 loop", "r", model="by"), files, args, cpus, "by")
         if not args.no_statsmodels:
