@@ -159,7 +159,7 @@ def main(argv=None):
         f"gradient + Hessian {jt['derivs_s'] * 1e3:.1f} ms ({jt['derivs_s'] / jt['value_s']:.1f} evaluations); "
         f"one Newton iteration {measured_iter * 1e3:.1f} ms = {measured_iter / iter_floor:.0f}x the peak floor, "
         f"{measured_iter / iter_small:.1f}x the small-matrix floor.",
-        f"- Whole warm fit {jt['fit_s']:.2f} s with {jt["iterations"]} Newton step(s) after the start "
+        f"- Whole warm fit {jt['fit_s']:.2f} s with {jt['iterations']} Newton step(s) after the start "
         f"(MIVQUE0 start, final Hessian and the result tables included).",
     ]
     text = "\n".join(lines)
