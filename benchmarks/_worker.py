@@ -82,9 +82,8 @@ def by_tables(res) -> dict:
         out[str(g)]["beta"] = [float(v) for v in part["Estimate"]]
     for g, part in stats[stats["Descr"] == m2ll_label].groupby("group", sort=True):
         out[str(g)]["m2ll"] = float(part["Value"].iloc[0])
-    if hasattr(conv, "groupby"):  # a table with the BY column
-        col = [c for c in conv.columns if c != "group"][0]
-        for g, v in zip(conv["group"], conv[col]):
+    if hasattr(conv, "columns") and "Converged" in conv.columns:  # a table led by the BY column
+        for g, v in zip(conv["group"], conv["Converged"]):
             out[str(g)]["converged"] = bool(v)
     return out
 

@@ -41,7 +41,7 @@ def flops_per_subject(t=T, q=Q, p=P) -> dict:
     c = p + 1
     parts = {"V = Z G Z' + s2 I": 2 * t * q * q + 2 * t * t * q + t,
              "Cholesky (t^3/3)": t**3 / 3,
-             "solve L\\[X y]": t * t * c,
+             "triangular solve with [X y]": t * t * c,
              "cross-products": 2 * t * c * c,
              "log det V": t}
     parts["total"] = sum(parts.values())
@@ -125,6 +125,7 @@ def main(argv=None):
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--record", action="store_true", help="append to RESULTS.md")
     p.add_argument("--all-cpus", action="store_true")
+    p.add_argument("--note", default="", help="a line written with the recorded section")
     args, _ = p.parse_known_args(argv)  # run_all.py may pass the scenarios' options
     s = args.subjects
     info = h.machine()
@@ -165,7 +166,8 @@ def main(argv=None):
     text = "\n".join(lines)
     print(text)
     if args.record:
-        h.append_results("Floor: scenario 1 per likelihood evaluation and Newton iteration", text, info)
+        h.append_results("Floor: scenario 1 per likelihood evaluation and Newton iteration", text, info,
+                         extra=args.note)
 
 
 if __name__ == "__main__":
