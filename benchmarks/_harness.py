@@ -69,11 +69,15 @@ def grouped(groups: int, subjects: int = 20, visits: int = 5, seed: int = 202406
     return pd.DataFrame({"group": group, "subject": subject, "x": x, "y": y})
 
 
-def write_data(df: pd.DataFrame, folder: Path, name: str) -> dict[str, Path]:
-    """The same rows twice: Parquet for the Python engines, CSV for R (data.table::fread)."""
+def write_data(df: pd.DataFrame, folder: Path, name: str, csv: bool = True) -> dict[str, Path]:
+    """The same rows twice: Parquet for the Python engines, CSV for R (data.table::fread)
+    unless ``csv`` is False (no R peer at this size)."""
     folder.mkdir(parents=True, exist_ok=True)
-    parquet, csv = folder / f"{name}.parquet", folder / f"{name}.csv"
+    parquet = folder / f"{name}.parquet"
     df.to_parquet(parquet, index=False)
+    if not csv:
+        return {"parquet": parquet}
+    csv = folder / f"{name}.csv"
     try:
         import pyarrow as pa
         import pyarrow.csv as pacsv
@@ -367,7 +371,9 @@ def compare(scenario: str, model: str, make_data, sizes: list[int], peers: list[
     try:
         for size in sizes:
             df = make_data(size)
-            files = write_data(df, folder, f"{scenario}_{size}")
+            r_runs = have_r() and not args.no_r and any(p.kind == "r" for p in peers)
+            files = write_data(df, folder, f"{scenario}_{size}",
+                               csv=r_runs and (args.peer_cap is None or size <= args.peer_cap))
             n_rows = len(df)
             del df
             ours = run_engine(Engine("jaxmixed", "python", "jaxmixed"), files, args, cpus, model, jm_extra)
