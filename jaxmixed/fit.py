@@ -21,7 +21,7 @@ from .formula import Random, Repeated
 from .inference import default_ddfm
 from .inference import normalize as normalize_ddfm
 from .likelihood import natural_from_working, neg2ll_natural, sums
-from .optimize.newton import STATUS_TEXT, newton
+from .optimize.newton import NONFINITE, STATUS_TEXT, newton
 from .optimize.starts import mivque0, start_working
 from .results import build_result
 
@@ -32,7 +32,8 @@ _METHODS = ("REML", "ML")
 
 @partial(jax.jit, static_argnames="layout")
 def _finalize(w, buckets, layout: Layout):
-    """Natural θ̂, −2ℓ there, its Hessian in θ and the GLS sums, in one program."""
+    """Natural θ̂, −2ℓ there, its Hessian in θ and the GLS sums, in one program
+    (only where Newton stopped before taking any derivative)."""
     theta = natural_from_working(w, buckets, layout)
     hess = jax.hessian(neg2ll_natural)(theta, buckets, layout)
     return theta, neg2ll_natural(theta, buckets, layout), hess, sums(theta, buckets, layout)
@@ -54,6 +55,7 @@ def mixed(
     noprofile: bool = False,
     scoring: int = 0,
     parms=None,
+    by: str | list[str] | None = None,
 ):
     """Fit a linear mixed model as PROC MIXED does.
 
@@ -87,9 +89,14 @@ def mixed(
     parms : starting values of the covariance parameters (natural scale, in
         the order of ``covparms``) instead of MIVQUE0.
 
+    by : column or list of columns (PROC MIXED's BY statement): the model is
+        fitted separately to every group of rows, all groups batched; rows
+        with a missing BY value are not used.  Returns a
+        :class:`jaxmixed.byresult.ByResult`.
+
     Returns
     -------
-    MixedResult
+    MixedResult (ByResult with ``by=``)
     """
     method = str(method).upper()
     if method not in _METHODS:
@@ -99,6 +106,13 @@ def mixed(
     if not (isinstance(maxiter, int) and maxiter >= 0):
         raise SpecificationError(f"maxiter must be a non-negative integer, got {maxiter!r}")
 
+    if by is not None:
+        from .by import fit_by
+
+        if not (isinstance(scoring, int) and scoring >= 0):
+            raise SpecificationError(f"scoring must be a non-negative integer (iterations of Fisher scoring), got {scoring!r}")
+        return fit_by(by, fixed, data, random, repeated, method, ddfm=ddfm, covtest=covtest, weights=weights,
+                      maxiter=maxiter, maxfunc=maxfunc, convh=convh, noprofile=noprofile, scoring=scoring, parms=parms)
     design = build_design(fixed, data, random, repeated, weights=weights)
     if ddfm is None:
         ddfm = default_ddfm(design)
@@ -120,7 +134,10 @@ def mixed(
     if not (isinstance(scoring, int) and scoring >= 0):
         raise SpecificationError(f"scoring must be a non-negative integer (iterations of Fisher scoring), got {scoring!r}")
     opt = newton(w0, buckets, layout, maxiter=maxiter, maxfunc=maxfunc, convh=convh, scoring=scoring)
-    theta, m2ll, hess, gls = _finalize(opt.w, buckets, layout)
+    if int(opt.status) == NONFINITE:  # the loop never ran: no derivatives at the start were taken
+        theta, m2ll, hess, gls = _finalize(opt.w, buckets, layout)
+    else:
+        theta, m2ll, hess, gls = opt.theta, opt.minus2ll, opt.natural_hessian, opt.gls
     theta = np.asarray(theta)
 
     return build_result(

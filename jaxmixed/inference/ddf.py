@@ -84,28 +84,86 @@ def _rank(m: np.ndarray, scale: float | None = None) -> tuple[int, np.ndarray]:
     return r, u[:, :r]
 
 
-def cumulative_ranks(ctx, pieces) -> np.ndarray:
-    """rank([X, Z_1, ..., Z_j]) for j = 0..m, where each Z_j is block diagonal
-    over the model's independent blocks: ``pieces[j](rows)`` gives the columns
-    of Z_j on the rows of one block.  Uses rank[X Z] = rank Z + rank((I − P_Z)X)
-    so that only per-block matrices are ever formed."""
-    x = np.asarray(ctx.design.x, float)
-    xnorm = np.linalg.norm(x, 2) if x.size else 0.0
-    rows_of_block = ctx.blocks.rows_of_block
-    out = np.zeros(len(pieces) + 1, int)
-    out[0] = _rank(x)[0]
-    cum = [np.zeros((len(r), 0)) for r in rows_of_block]
-    for j, piece in enumerate(pieces, start=1):
-        rz = 0
-        resid = np.zeros_like(x)
-        for b, rows in enumerate(rows_of_block):
-            cum[b] = np.hstack([cum[b], piece(rows)])
-            r, u = _rank(cum[b])
-            rz += r
-            xb = x[rows]
-            resid[rows] = xb - u @ (u.T @ xb) if r else xb
-        out[j] = rz + (_rank(resid, scale=xnorm)[0] if x.size else 0)
+#: blocks handled together by the batched rank computations
+RANK_BATCH = 65536
+
+
+def _batched_basis(m: np.ndarray):
+    """Per block (leading axis): numerical rank and an orthonormal basis of the
+    column space, the basis padded with zero columns."""
+    nb, rows, cols = m.shape
+    if cols == 0:
+        return np.zeros(nb, int), np.zeros((nb, rows, 0))
+    u, s, _ = np.linalg.svd(m, full_matrices=False)
+    tol = np.maximum(s[:, :1], 1e-300) * max(rows, cols) * 1e-11
+    keep = s > tol
+    return keep.sum(axis=1), u * keep[:, None, :]
+
+
+def _blocks_by_size(order, starts):
+    """Block numbers and rows (an (nb, m) array) of the blocks of each size m, in chunks."""
+    sizes = np.diff(starts)
+    for m in np.unique(sizes):
+        bl = np.flatnonzero(sizes == m)
+        for c in range(0, len(bl), RANK_BATCH):
+            part = bl[c : c + RANK_BATCH]
+            yield part, order[starts[part][:, None] + np.arange(m)]
+
+
+def grouped_cumulative_ranks(x, order, starts, pieces, block_group=None, n_groups: int = 1) -> np.ndarray:
+    """rank([X, Z_1, ..., Z_j]) for j = 0..m within each group of blocks
+    (BY groups; one group by default): an (n_groups, m + 1) array.  Blocks are
+    ``order[starts[b]:starts[b+1]]``; each Z_j is block diagonal and
+    ``pieces[j](rows)`` gives its columns on a batch of equal-sized blocks
+    (``rows``: (blocks, m), result (blocks, m, columns)).  Uses
+    rank[X Z] = rank Z + rank((I − P_Z)X), so only per-block matrices are
+    formed; the rank of the stacked residuals (I − P_Z)X comes from the R
+    factor of a running QR."""
+    x = np.asarray(x, float)
+    p = x.shape[1]
+    n_blocks = len(starts) - 1
+    if block_group is None:
+        block_group = np.zeros(n_blocks, np.int64)
+    row_group = np.repeat(block_group, np.diff(starts))[np.argsort(order, kind="stable")] if n_groups > 1 else None
+    out = np.zeros((n_groups, len(pieces) + 1), int)
+    scale = np.zeros(n_groups)
+    for g in range(n_groups):
+        xg = x if n_groups == 1 else x[row_group == g]
+        out[g, 0] = _rank(xg)[0]
+        scale[g] = np.linalg.norm(xg, 2) if xg.size else 0.0
+    rz = np.zeros((n_groups, len(pieces)), int)
+    r_fac = [[np.zeros((0, p)) for _ in pieces] for _ in range(n_groups)]
+    for part, rows in _blocks_by_size(order, starts):
+        cum = np.zeros(rows.shape + (0,))
+        xb = x[rows]
+        grp = block_group[part]
+        present = np.unique(grp)
+        for j, piece in enumerate(pieces):
+            cum = np.concatenate([cum, piece(rows)], axis=2)
+            r, u = _batched_basis(cum)
+            rz[:, j] += np.bincount(grp, weights=r, minlength=n_groups).astype(int)
+            if not p:
+                continue
+            resid = xb - u @ (np.swapaxes(u, 1, 2) @ xb)
+            for g in present:
+                mine = resid[grp == g].reshape(-1, p)
+                r_fac[g][j] = np.linalg.qr(np.vstack([r_fac[g][j], mine]), mode="r")
+    for g in range(n_groups):
+        ng = len(x) if n_groups == 1 else int((row_group == g).sum())
+        for j in range(len(pieces)):
+            rx = 0
+            if p and ng:
+                sv = np.linalg.svd(r_fac[g][j], compute_uv=False)
+                rx = int((sv > max(scale[g], 1e-300) * max(ng, p) * 1e-11).sum())
+            out[g, j + 1] = rz[g, j] + rx
     return out
+
+
+def cumulative_ranks(ctx, pieces) -> np.ndarray:
+    """rank([X, Z_1, ..., Z_j]) for j = 0..m over the model's blocks
+    (:func:`grouped_cumulative_ranks` with one group)."""
+    split = ctx.blocks.rows_of_block
+    return grouped_cumulative_ranks(ctx.design.x, split._values, split._starts, pieces)[0]
 
 
 def _random_piece(design, rt):
@@ -113,12 +171,17 @@ def _random_piece(design, rt):
     cols = list(rt.term.columns)
 
     def piece(rows):
-        z = r.z[rows][:, cols]
+        nb, m = rows.shape
+        z = r.z[rows][..., cols]  # (nb, m, d)
         subj = r.subject[rows]
-        levels, inv = np.unique(subj, return_inverse=True)
-        onehot = np.zeros((len(rows), len(levels)))
-        onehot[np.arange(len(rows)), inv] = 1.0
-        return (z[:, :, None] * onehot[:, None, :]).reshape(len(rows), -1)
+        # subject levels within each block, numbered 0.. per block
+        key = np.arange(nb)[:, None] * (int(r.subject.max()) + 1) + subj
+        uniq, inv = np.unique(key, return_inverse=True)
+        first = np.searchsorted(uniq // (int(r.subject.max()) + 1), np.arange(nb))
+        local = inv.reshape(nb, m) - first[:, None]
+        onehot = np.zeros((nb, m, int(local.max()) + 1))
+        np.put_along_axis(onehot, local[..., None], 1.0, axis=2)
+        return (z[..., :, None] * onehot[..., None, :]).reshape(nb, m, -1)
 
     return piece
 
@@ -177,10 +240,10 @@ def betwithin_df(ctx) -> dict:
     dfs = np.array([between if b else within for b in between_terms])
     classy = [i for i, (t, b) in enumerate(zip(terms, between_terms)) if not b and t.class_vars and xcols(t)]
     if len(classy) >= 2:
-        pieces = [lambda rows: np.ones((len(rows), 1))]
+        pieces = [lambda rows: np.ones(rows.shape + (1,))]
         for i in classy:
             cols = xcols(terms[i])
-            pieces.append(lambda rows, cols=cols: x[rows][:, cols])
+            pieces.append(lambda rows, cols=cols: x[rows][..., cols])
         ranks = cumulative_ranks(ctx, pieces)
         contrib = np.diff(ranks)[1:]
         for i, c in zip(classy, contrib):
