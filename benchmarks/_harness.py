@@ -288,9 +288,10 @@ def machine_line(info: dict) -> str:
 def record(scenario: str, rows: list[dict]) -> None:
     """Append measurements (one JSON object per engine and size) to results/<scenario>.jsonl."""
     RECORDS.mkdir(exist_ok=True)
+    run = _dt.datetime.now().isoformat(timespec="seconds")  # plot_scaling.py draws the latest run
     with open(RECORDS / f"{scenario}.jsonl", "a") as fh:
         for r in rows:
-            fh.write(json.dumps(r) + "\n")
+            fh.write(json.dumps({"run": run, **r}) + "\n")
 
 
 def append_results(title: str, body: str, info: dict, note: str = "", extra: str = "") -> None:

@@ -25,13 +25,18 @@ PANELS = [("longitudinal", "Scenario 1: intercept + slope (UN)", "time"),
 
 
 def latest(scenario: str) -> dict:
-    """The last recorded measurement of every (engine, rows) that finished or hit its time cap."""
+    """The measurements of the latest recorded run of a scenario (runs are not mixed:
+    they may come from different engine versions or machine loads) that finished or
+    hit their time cap, by (engine, rows)."""
     path = h.RECORDS / f"{scenario}.jsonl"
     if not path.exists():
         return {}
     out = {}
-    for line in path.read_text().splitlines():
-        r = json.loads(line)
+    records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    last = max((r.get("run", "") for r in records), default="")
+    for r in records:
+        if r.get("run", "") != last:
+            continue
         if r.get("status") == "timeout" and not finite(r.get("limit")) and r.get("note", "").startswith(">"):
             r["limit"] = float(r["note"].split()[1])  # records made before the cap was stored apart
         if r.get("status") == "ok" or (r.get("status") == "timeout" and finite(r.get("limit"))):
@@ -76,6 +81,7 @@ def main() -> None:
             ax.legend(fontsize=7)
         else:
             ax.text(0.5, 0.5, "no recorded results", ha="center", transform=ax.transAxes)
+    fig.suptitle("latest recorded run of each scenario (machine, load and engine version: RESULTS.md)", fontsize=9)
     fig.tight_layout()
     out = h.HERE / "scaling.png"
     fig.savefig(out, dpi=110)
