@@ -346,6 +346,7 @@ class Engine:
     engine: str = ""  # worker engine ("jaxmixed", "statsmodels") or R model name
     model: str = ""
     timeout: float | None = None  # its own cap, else --timeout
+    max_size: int | None = None  # its own size cap, else --peer-cap
 
 
 def run_engine(e: Engine, files: dict, args, cpus, model: str, extra: dict | None = None) -> Run:
@@ -382,8 +383,9 @@ def compare(scenario: str, model: str, make_data, sizes: list[int], peers: list[
             for peer in peers:
                 if (peer.kind == "r" and (args.no_r or not have_r())) or (peer.engine == "statsmodels" and args.no_statsmodels):
                     continue
-                if args.peer_cap is not None and size > args.peer_cap:
-                    results.append((peer.name, Run("skipped", note=f"skipped > {args.peer_cap}")))
+                cap = min(c for c in (args.peer_cap, peer.max_size, float("inf")) if c is not None)
+                if size > cap:
+                    results.append((peer.name, Run("skipped", note=f"skipped above {cap:,}")))
                     continue
                 results.append((peer.name, run_engine(peer, files, args, cpus, model)))
             m2ll0 = ours.result.get("m2ll") if ours.status == "ok" else None

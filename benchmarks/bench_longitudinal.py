@@ -17,9 +17,11 @@ SIZES = [1_000, 10_000]
 def main(argv=None):
     p = h.common_args(argparse.ArgumentParser(description=__doc__.splitlines()[0]), SIZES, peer_cap=200_000)
     p.add_argument("--sm-timeout", type=float, default=120.0, help="time cap of statsmodels per size (seconds)")
+    p.add_argument("--sm-max", type=int, default=100_000, help="largest size statsmodels is run at")
     args = p.parse_args(argv)
     peers = [h.Engine("lme4", "r", model="longitudinal"),
-             h.Engine("statsmodels", "python", "statsmodels", timeout=args.sm_timeout)]
+             h.Engine("statsmodels", "python", "statsmodels", timeout=args.sm_timeout,
+                      max_size=args.sm_max)]
     info = h.machine()
     records, table = h.compare("longitudinal", "longitudinal", lambda s: h.longitudinal(s, 8), args.sizes, peers,
                                args, jm_extra={"ddfm": args.ddfm})

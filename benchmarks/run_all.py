@@ -23,7 +23,7 @@ QUICK = {
 }
 FULL = {
     "bench_longitudinal.py": ["1000", "10000", "50000", "100000", "300000", "1000000", "--repeats", "5",
-                              "--peer-cap", "300000", "--sm-timeout", "600", "--timeout", "3600"],
+                              "--peer-cap", "300000", "--sm-timeout", "600", "--sm-max", "50000", "--timeout", "3600"],
     "bench_ar1.py": ["1000", "10000", "50000", "100000", "--repeats", "5", "--timeout", "3600"],
     "bench_by.py": ["1000", "--repeats", "3", "--sm-timeout", "1200", "--timeout", "3600"],
     "bench_memory.py": ["1000", "10000", "100000", "300000", "1000000", "--peer-cap", "300000",
