@@ -17,7 +17,13 @@ import pandas as pd
 
 from .errors import DataError, SpecificationError
 from .formula import Random, Repeated, split_bars
-from .validate import check_response, excluded_rows_diagnostic, formula_error, unknown_column_error
+from .validate import (
+    check_response,
+    excluded_rows_diagnostic,
+    formula_error,
+    no_complete_row_error,
+    unknown_column_error,
+)
 
 _LEVEL = re.compile(r"^(?P<var>.+?)\[(?:T\.)?(?P<level>.*)\]$")
 _CALL = re.compile(r"^C\((?P<inner>[^,()]+)(?:,.*)?\)$")
@@ -153,6 +159,11 @@ def build_design(
     if not isinstance(data, pd.DataFrame):
         raise DataError(f"data must be a pandas DataFrame, got {type(data).__name__}")
     fixed_formula, bar_randoms = split_bars(fixed)
+    if isinstance(random, str):
+        raise SpecificationError(
+            f"random= takes jm.Random statements, got the string {random!r}; write lme4 bars in the formula "
+            "('y ~ x + (1 | g)') or use jm.Random('1', subject='g')"
+        )
     if random is None:
         random = []
     elif isinstance(random, Random):
@@ -196,7 +207,7 @@ def build_design(
     frame = data.loc[complete].reset_index(drop=True)
     used_rows = np.flatnonzero(complete)
     if len(frame) == 0:
-        raise DataError("no row has a value in every column the model uses; nothing to fit")
+        raise no_complete_row_error(data, cols)
 
     wts = None
     if weights:
@@ -251,6 +262,11 @@ def build_design(
     )
 
 
+def _plain(value):
+    """A numpy scalar as the Python value it holds (so messages read ``3``, not ``np.int64(3)``)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def _repeated_design(rep: Repeated, frame: pd.DataFrame) -> RepeatedDesign:
     n = len(frame)
     if rep.subject_parts:
@@ -266,7 +282,7 @@ def _repeated_design(rep: Repeated, frame: pd.DataFrame) -> RepeatedDesign:
         if dup.any():
             row = int(np.flatnonzero(dup.to_numpy())[0])
             who = subj_levels[subj[row]] if subj_levels else str(row)
-            value = ", ".join(repr(frame[c].iloc[row]) for c in rep.index_columns)
+            value = ", ".join(repr(_plain(frame[c].iloc[row])) for c in rep.index_columns)
             raise DataError(
                 f"REPEATED index={rep.index!r} has the value {value} twice within subject {who!r}; "
                 "each observation of a subject needs its own index value"

@@ -56,10 +56,10 @@ def unknown_column_error(column: str, where: str, columns) -> DataError:
     hint = close_matches(column, columns)
     text = f"column {column!r} (used in {where}) is not in the data"
     if hint:
-        text += f"; did you mean {' or '.join(repr(h) for h in hint)}?"
+        text += f" (did you mean {' or '.join(repr(h) for h in hint)}?)"
     cols = [str(c) for c in columns]
     shown = ", ".join(cols[:20]) + (f", ... ({len(cols)} columns)" if len(cols) > 20 else "")
-    return DataError(f"{text} Columns are: {shown}")
+    return DataError(f"{text}; columns are: {shown}")
 
 
 # ----------------------------------------------------------------------------- formula text
@@ -124,6 +124,14 @@ def excluded_rows_diagnostic(data: pd.DataFrame, cols, n_used: int) -> Diagnosti
         "Check the infinite values: they usually come from a transformation (log of 0, division by 0)."
         if infinite else "",
     )
+
+
+def no_complete_row_error(data: pd.DataFrame, cols) -> DataError:
+    missing, infinite = _nonfinite_counts(data, cols)
+    worst = sorted(set(missing) | set(infinite), key=lambda c: -(missing.get(c, 0) + infinite.get(c, 0)))
+    detail = ", ".join(f"{c!r}: {missing.get(c, 0) + infinite.get(c, 0)} of {len(data)} missing or infinite"
+                       for c in worst[:5])
+    return DataError(f"no row has a finite value in every column the model uses ({detail}); nothing to fit")
 
 
 def check_response(y: np.ndarray, response: str) -> None:
