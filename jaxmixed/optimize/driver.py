@@ -22,7 +22,7 @@ import pandas as pd
 from ..blocks import Layout
 from ..covariance.nobound import NoBound
 from ..likelihood import natural_from_working, neg2ll_natural, sums, to_natural, to_working
-from ..scaling import Scaling, identity, make_scaling, scale_buckets
+from ..scaling import Scaling, identity, make_scaling, scale_buckets, sums_to_original
 from .newton import CONVERGED, STATUS_TEXT, NewtonResult, newton
 from .parms import covparm_labels, resolve, search_grid, working_free_mask
 from .starts import mivque0, start_working
@@ -153,11 +153,11 @@ def estimate(design, layout: Layout, buckets_np, opts: Options) -> Estimates:
         if opts.method == "MIVQUE0":
             # PROC MIXED sets a negative MIVQUE0 variance to 0
             theta = np.where(layout.variance_mask() & (theta < 0), 0.0, theta)
-        m2ll, hess, gls = finalize_natural(jnp.asarray(theta), buckets, layout)
-        opt = _fake_opt(theta, float(m2ll), layout, CONVERGED)
+        m2ll, hess, gls = _finalize_scaled(theta, buckets_s, layout, scaling, design)
+        opt = _fake_opt(theta, m2ll, layout, CONVERGED)
         text = ("MIVQUE0 estimates: non-iterative, no likelihood optimisation." if opts.method == "MIVQUE0"
                 else "No iterations (NOITER): the covariance parameters are fixed at their PARMS values.")
-        return Estimates(theta, float(m2ll), np.asarray(hess), [np.asarray(a) for a in gls], opt, text,
+        return Estimates(theta, m2ll, hess, gls, opt, text,
                          "MIVQUE0" if opts.method == "MIVQUE0" else spec.source, np.asarray(start), held, scaling,
                          grid, [""])
 
@@ -174,10 +174,22 @@ def estimate(design, layout: Layout, buckets_np, opts: Options) -> Estimates:
     opt = opt._replace(hist_f=opt.hist_f + scaling.offset, f=opt.f + scaling.offset)
     theta = scaling.theta_to_original(np.asarray(_natural(opt.w, buckets_s, layout)))
     theta = np.where(held, start, theta)
-    m2ll, hess, gls = finalize_natural(jnp.asarray(theta), buckets, layout)
-    return Estimates(theta, float(m2ll), np.asarray(hess), [np.asarray(a) for a in gls], opt,
+    m2ll, hess, gls = _finalize_scaled(theta, buckets_s, layout, scaling, design)
+    return Estimates(theta, m2ll, hess, gls, opt,
                      STATUS_TEXT[int(opt.status)], spec.source, np.asarray(start), held, scaling, grid,
                      _history_notes(opt, layout, labels_internal))
+
+
+def _finalize_scaled(theta, buckets_s, layout: Layout, scaling: Scaling, design):
+    """−2ℓ, its Hessian in θ and the GLS sums of the original data, computed on
+    the scaled data and mapped back exactly (θ = f θ̃ gives ∂²/∂θ_i∂θ_j =
+    ∂²/∂θ̃_i∂θ̃_j / (f_i f_j)); on badly scaled data this avoids the
+    cancellation in r'V⁻¹r that the original units would suffer."""
+    f = scaling.factor
+    m2ll, hess, gls = finalize_natural(jnp.asarray(theta / f), buckets_s, layout)
+    hess = np.asarray(hess) / np.outer(f, f)
+    gls = sums_to_original(gls, scaling, float(len(design.y)))
+    return float(m2ll) + scaling.offset, hess, gls
 
 
 def _tolerances(opts: Options):
