@@ -8,7 +8,10 @@ and nothing is lost to rounding.  The map back is exact:
 
     β = s_y β̃ / s_x,   G = s_y² D⁻¹ G̃ D⁻¹ (D = diag d),   R = s_y² R̃,
 
-so a UN/VC/UN(1) parameter (i, j) is multiplied by s_y² / (d_i d_j) and
+and when X holds a constant column (an intercept, k·1) y is also centred
+(y − m), an exact reparametrisation (β_intercept += m/k) that keeps
+r'V⁻¹r = y'V⁻¹y − y'V⁻¹X(X'V⁻¹X)⁻¹X'V⁻¹y free of cancellation when y has a
+large mean.  So a UN/VC/UN(1) parameter (i, j) is multiplied by s_y² / (d_i d_j) and
 any other parameter by s_y² (a variance-type one), s_y (an FA0 loading) or 1
 (a correlation).  For G structures that are not closed under D G D (CS,
 AR(1), ...) the Z columns are left as they are.  The −2ℓ of the scaled data
@@ -43,6 +46,9 @@ def _rms(a: np.ndarray) -> float:
 @dataclass(frozen=True)
 class Scaling:
     s_y: float
+    center: float  # m subtracted from y before scaling (0 without a constant column)
+    const_col: int  # index of the constant column of X, −1 if none
+    const_value: float  # its value k
     s_x: np.ndarray  # (p,)
     d_z: tuple  # per G kind: (d,) factors of its effect columns
     factor: np.ndarray  # θ = factor * θ̃ (internal order)
@@ -66,7 +72,7 @@ class Scaling:
 
 
 def identity(layout: Layout, n_x: int) -> Scaling:
-    return Scaling(1.0, np.ones(n_x), tuple(np.ones(k.structure.dim) for k in layout.g_kinds),
+    return Scaling(1.0, 0.0, -1, 1.0, np.ones(n_x), tuple(np.ones(k.structure.dim) for k in layout.g_kinds),
                    np.ones(layout.n_params), 0.0)
 
 
@@ -91,6 +97,10 @@ def make_scaling(design, layout: Layout) -> Scaling:
     y = np.asarray(design.y, float)
     s_y = _pow2(float(np.std(y)) or _rms(y))
     x = np.asarray(design.x, float)
+    const = [j for j in range(x.shape[1]) if x[0, j] != 0 and np.all(x[:, j] == x[0, j])]
+    const_col = const[0] if const else -1
+    const_value = float(x[0, const_col]) if const else 1.0
+    center = float(np.mean(y)) if const else 0.0
     s_x = np.array([_pow2(_rms(x[:, j])) for j in range(x.shape[1])])
     d_z = []
     for kind in layout.g_kinds:
@@ -105,7 +115,8 @@ def make_scaling(design, layout: Layout) -> Scaling:
     offset = 2.0 * n_prime * np.log(s_y)
     if layout.method != "ML":
         offset += 2.0 * float(np.sum(np.log(s_x)))
-    return Scaling(s_y, s_x, tuple(d_z), _param_factor(layout, s_y, d_z), float(offset))
+    return Scaling(s_y, center, const_col, const_value, s_x, tuple(d_z), _param_factor(layout, s_y, d_z),
+                   float(offset))
 
 
 def scale_buckets(buckets, scaling: Scaling):
@@ -117,7 +128,8 @@ def scale_buckets(buckets, scaling: Scaling):
         dz[k, : len(d)] = d
     for b in buckets:
         b = dict(b)
-        b["y"] = np.asarray(b["y"]) / scaling.s_y
+        # padding rows (mask 0) stay 0
+        b["y"] = (np.asarray(b["y"]) - scaling.center * np.asarray(b["mask"])) / scaling.s_y
         b["x"] = np.asarray(b["x"]) / scaling.s_x
         if "z" in b and np.asarray(b["z"]).shape[-1]:
             f = dz[np.asarray(b["zkind"]), np.asarray(b["zeff"])]  # (B, q)
@@ -125,3 +137,19 @@ def scale_buckets(buckets, scaling: Scaling):
             b["z"] = np.asarray(b["z"]) / f[:, None, :]
         out.append(b)
     return tuple(out)
+
+
+def sums_to_original(sums_s, scaling: Scaling, n_obs: float):
+    """(log|V|, X'V⁻¹X, X'V⁻¹y) of the original data from those of the scaled
+    data (y'V⁻¹y is not mapped: NaN).  With S = diag(s_x), y = s_y ỹ + m 1 and
+    1 = X e_c / k:
+
+        X'V⁻¹X = S X̃'Ṽ⁻¹X̃ S / s_y²,   X'V⁻¹y = S X̃'Ṽ⁻¹ỹ / s_y + (m/k) X'V⁻¹X e_c,
+        log|V| = log|Ṽ| + 2 N log s_y."""
+    logdet, xvx, xvy, _ = (np.asarray(a) for a in sums_s)
+    sx = scaling.s_x
+    xvx_o = (sx[:, None] * xvx * sx[None, :]) / scaling.s_y**2
+    xvy_o = sx * xvy / scaling.s_y
+    if scaling.const_col >= 0:
+        xvy_o = xvy_o + (scaling.center / scaling.const_value) * xvx_o[:, scaling.const_col]
+    return [logdet + 2.0 * n_obs * np.log(scaling.s_y), xvx_o, xvy_o, np.array(np.nan)]

@@ -21,16 +21,9 @@ import pandas as pd
 
 from ..blocks import Layout
 from ..covariance.nobound import NoBound
-from ..likelihood import (
-    count_obs,
-    natural_from_working,
-    neg2ll_natural,
-    sums,
-    to_natural,
-    to_working,
-)
+from ..likelihood import natural_from_working, neg2ll_natural, sums, to_natural, to_working
 from ..progress import fit_progress
-from ..scaling import Scaling, identity, make_scaling, scale_buckets
+from ..scaling import Scaling, identity, make_scaling, scale_buckets, sums_to_original
 from .newton import CONVERGED, NONFINITE, STATUS_TEXT, NewtonResult, newton
 from .parms import covparm_labels, resolve, search_grid, working_free_mask
 from .starts import mivque0, start_working
@@ -170,11 +163,11 @@ def estimate(design, layout: Layout, buckets_np, opts: Options) -> Estimates:
         if opts.method == "MIVQUE0":
             # PROC MIXED sets a negative MIVQUE0 variance to 0
             theta = np.where(layout.variance_mask() & (theta < 0), 0.0, theta)
-        m2ll, hess, gls = finalize_natural(jnp.asarray(theta), buckets, layout)
-        opt = _fake_opt(theta, float(m2ll), layout, CONVERGED)
+        m2ll, hess, gls = _finalize_scaled(theta, buckets_s, layout, scaling, design)
+        opt = _fake_opt(theta, m2ll, layout, CONVERGED)
         text = ("MIVQUE0 estimates: non-iterative, no likelihood optimisation." if opts.method == "MIVQUE0"
                 else "No iterations (NOITER): the covariance parameters are fixed at their PARMS values.")
-        return Estimates(theta, float(m2ll), np.asarray(hess), [np.asarray(a) for a in gls], opt, text,
+        return Estimates(theta, m2ll, hess, gls, opt, text,
                          "MIVQUE0" if opts.method == "MIVQUE0" else spec.source, np.asarray(start), held, scaling,
                          grid, [""])
 
@@ -195,32 +188,37 @@ def estimate(design, layout: Layout, buckets_np, opts: Options) -> Estimates:
         # no derivatives were taken at the last iterate (or held values are reset): compute them
         theta = scaling.theta_to_original(np.asarray(_natural(opt.w, buckets_s, layout)))
         theta = np.where(held, start, theta)
-        m2ll, hess, gls = finalize_natural(jnp.asarray(theta), buckets, layout)
+        m2ll, hess, gls = _finalize_scaled(theta, buckets_s, layout, scaling, design)
     else:
-        theta, m2ll, hess, gls = _unscale_natural(opt, scaling, buckets)
-    return Estimates(theta, float(m2ll), np.asarray(hess), [np.asarray(a) for a in gls], opt,
+        theta, m2ll, hess, gls = _unscale_natural(opt, scaling, design)
+    return Estimates(theta, m2ll, hess, gls, opt,
                      STATUS_TEXT[int(opt.status)], spec.source, np.asarray(start), held, scaling, grid,
                      _history_notes(opt, layout, labels_internal))
 
 
-def _unscale_natural(opt: NewtonResult, scaling: Scaling, buckets):
+def _unscale_natural(opt: NewtonResult, scaling: Scaling, design):
     """Newton's natural θ̂, −2ℓ, Hessian and GLS sums at its last iterate (taken on
-    the scaled data) in the original units.  With θ = f ⊙ θ̃, y = s_y ỹ and
-    X = X̃ S (S = diag s_x), V(θ) = s_y² Ṽ(θ̃), so
-
-        H = H̃ / (f f'),  log|V| = log|Ṽ| + N log s_y²,
-        X'V⁻¹X = S X̃'Ṽ⁻¹X̃ S / s_y²,  X'V⁻¹y = S X̃'Ṽ⁻¹ỹ / s_y,  y'V⁻¹y = ỹ'Ṽ⁻¹ỹ.
-
-    Every factor is a power of two, so the map is exact."""
+    the scaled data) in the original units: θ = f ⊙ θ̃ gives H = H̃ / (f f'), and
+    the sums map as in :func:`jaxmixed.scaling.sums_to_original`.  The loop ends
+    with its derivatives taken at that iterate, so no second Hessian program is
+    compiled."""
     f = scaling.factor
-    s_x = np.asarray(scaling.s_x, float)
-    s_y = scaling.s_y
     theta = np.asarray(opt.theta) * f
     hess = np.asarray(opt.natural_hessian) / np.outer(f, f)
-    logdet, xvx, xvy, yvy = (np.asarray(a) for a in opt.gls)
-    n = float(count_obs(buckets))
-    gls = [logdet + n * np.log(s_y**2), xvx * np.outer(s_x, s_x) / s_y**2, xvy * s_x / s_y, yvy]
+    gls = sums_to_original(opt.gls, scaling, float(len(design.y)))
     return theta, float(opt.minus2ll) + scaling.offset, hess, gls
+
+
+def _finalize_scaled(theta, buckets_s, layout: Layout, scaling: Scaling, design):
+    """−2ℓ, its Hessian in θ and the GLS sums of the original data, computed on
+    the scaled data and mapped back exactly (θ = f θ̃ gives ∂²/∂θ_i∂θ_j =
+    ∂²/∂θ̃_i∂θ̃_j / (f_i f_j)); on badly scaled data this avoids the
+    cancellation in r'V⁻¹r that the original units would suffer."""
+    f = scaling.factor
+    m2ll, hess, gls = finalize_natural(jnp.asarray(theta / f), buckets_s, layout)
+    hess = np.asarray(hess) / np.outer(f, f)
+    gls = sums_to_original(gls, scaling, float(len(design.y)))
+    return float(m2ll) + scaling.offset, hess, gls
 
 
 def _tolerances(opts: Options):
