@@ -13,6 +13,8 @@ stack: a ragged set of groups compiles a few programs, not one per group.
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 import dataclasses
 from functools import partial
 
@@ -27,6 +29,7 @@ from .errors import DataError, UnsupportedOptionError
 from .optimize.information import trace_terms
 from .optimize.newton import CONVERGED, STATUS_TEXT, newton
 from .optimize.starts import linear_mask, start_working
+from .progress import ByProgress
 
 
 @partial(jax.jit, static_argnames="layout")
@@ -67,7 +70,7 @@ def _stack(bucket: dict, index: np.ndarray, n: int) -> dict:
     return out
 
 
-def fit_by(by, fixed, data, random, repeated, method, *, ddfm, covtest, weights, maxiter, maxfunc, convh,
+def fit_by(by, fixed, data, random, repeated, method, *, ddfm, covtest, weights, maxiter, maxfunc, convh, verbose=False,
            noprofile, scoring, parms):
     from .byresult import ByResult
     from .inference import default_ddfm
@@ -99,7 +102,6 @@ def fit_by(by, fixed, data, random, repeated, method, *, ddfm, covtest, weights,
     n_used = np.bincount(gcode, minlength=n_groups)
 
     # Columns aliased within each group are zeroed there.
-    kept_idx = np.flatnonzero(~design.aliased)
     p = design.x.shape[1]
     order = np.argsort(gcode, kind="stable")
     gstart = np.searchsorted(gcode[order], np.arange(n_groups + 1))
@@ -168,27 +170,17 @@ def fit_by(by, fixed, data, random, repeated, method, *, ddfm, covtest, weights,
     opts = [None] * n_groups
     theta0 = np.concatenate([s.default_start() for s in layout.structures])
     lin = linear_mask(layout)
-    for members, stacked in stacks:
-        t, q = (np.asarray(a) for a in _batched_mivque(jnp.asarray(theta0), stacked, layout))
-        starts = np.empty((len(members), k))
-        w0 = []
-        for i in range(len(members)):
-            th = theta0.copy()
-            th[lin] = np.linalg.lstsq(t[i][np.ix_(lin, lin)], q[i][lin], rcond=1e-12)[0]
-            starts[i] = th
-            w0.append(start_working(th, layout))
-        opt = _batched_newton(jnp.asarray(np.array(w0)), stacked, layout, maxiter, maxfunc, convh, scoring)
-        opt = jax.tree.map(np.asarray, opt)
-        theta_start[members] = starts
-        theta[members] = opt.theta
-        m2ll[members] = opt.minus2ll
-        hess[members] = opt.natural_hessian
-        xvx[members] = opt.gls[1]
-        xvy[members] = opt.gls[2]
-        status[members] = opt.status
-        iters[members] = opt.iterations
-        for i, g in enumerate(members):
-            opts[g] = (opt, i)
+    progress = ByProgress(n_groups, force=True) if verbose else nullcontext()
+    with progress as shown:
+        if shown is not None:
+            shown.advance(ok=False, n=int((~ok).sum()))  # groups that could not be fitted at all
+        for members, stacked in stacks:
+            _fit_stack(members, stacked, layout, theta0, lin, k, maxiter, maxfunc, convh, scoring,
+                       theta_start, theta, m2ll, hess, xvx, xvy, status, iters, opts)
+            if shown is not None:
+                good = int((status[members] == CONVERGED).sum())
+                shown.advance(ok=True, n=good)
+                shown.advance(ok=False, n=len(members) - good)
 
     bad_fit = ok & (status != CONVERGED)
     for g in np.flatnonzero(bad_fit):
@@ -204,3 +196,28 @@ def fit_by(by, fixed, data, random, repeated, method, *, ddfm, covtest, weights,
         covtest=bool(covtest), maxiter=maxiter, maxfunc=maxfunc, convh=convh, scoring=scoring,
         kept_rows=kept_rows,
     )
+
+
+def _fit_stack(members, stacked, layout, theta0, lin, k, maxiter, maxfunc, convh, scoring,
+               theta_start, theta, m2ll, hess, xvx, xvy, status, iters, opts):
+    """MIVQUE0 and Newton, vmapped over the groups of one stack; fills the per-group arrays."""
+    t, q = (np.asarray(a) for a in _batched_mivque(jnp.asarray(theta0), stacked, layout))
+    starts = np.empty((len(members), k))
+    w0 = []
+    for i in range(len(members)):
+        th = theta0.copy()
+        th[lin] = np.linalg.lstsq(t[i][np.ix_(lin, lin)], q[i][lin], rcond=1e-12)[0]
+        starts[i] = th
+        w0.append(start_working(th, layout))
+    opt = _batched_newton(jnp.asarray(np.array(w0)), stacked, layout, maxiter, maxfunc, convh, scoring)
+    opt = jax.tree.map(np.asarray, opt)
+    theta_start[members] = starts
+    theta[members] = opt.theta
+    m2ll[members] = opt.minus2ll
+    hess[members] = opt.natural_hessian
+    xvx[members] = opt.gls[1]
+    xvy[members] = opt.gls[2]
+    status[members] = opt.status
+    iters[members] = opt.iterations
+    for i, g in enumerate(members):
+        opts[g] = (opt, i)

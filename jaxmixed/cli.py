@@ -239,7 +239,7 @@ def _fit(df, fixed, random, repeated, method, by, show_progress, **options):
         if missing:
             raise DataError(f"--by column {missing[0]!r} is not in the data")
         return mixed(fixed, data=df, random=rnd or None, repeated=rep, method=method,
-                     by=by[0] if len(by) == 1 else list(by), **options)
+                     by=by[0] if len(by) == 1 else list(by), verbose=show_progress, **options)
     return mixed(fixed, data=df, random=rnd or None, repeated=rep, method=method, verbose=show_progress, **options)
 
 

@@ -147,7 +147,7 @@ def mixed(
             raise UnsupportedOptionError(f"{', '.join(named)} cannot be combined with by= yet; fit the groups separately")
         return fit_by(by, fixed, data, random, repeated, method, ddfm=ddfm, covtest=covtest, weights=weights,
                       maxiter=maxiter, maxfunc=maxfunc, convh=1e-8 if convh is None else convh,
-                      noprofile=noprofile, scoring=scoring, parms=parms)
+                      noprofile=noprofile, scoring=scoring, parms=parms, verbose=bool(verbose))
 
     design = build_design(fixed, data, random, repeated, weights=weights)
     if ddfm is None:

@@ -401,7 +401,7 @@ def test_eblup_prediction_errors_and_residuals_against_mixed_model_equations():
     cinv = np.linalg.inv(c) * s2
     p = x.shape[1]
     re_ = fit.random_effects
-    order = [(f"Block", b) for b in sorted(d.Block.unique())] + [
+    order = [("Block", b) for b in sorted(d.Block.unique())] + [
         ("Block:Variety", bv) for bv in sorted((d.Block + ":" + d.Variety).unique())]
     got = re_.set_index(["Subject", "Level"]).loc[order]
     assert np.allclose(got.Estimate, sol[p:], rtol=1e-8, atol=1e-8)

@@ -37,3 +37,22 @@ def test_by_progress_counts_done_and_failed():
         p.advance(True)
     assert (p.done, p.failed) == (2, 1)
     assert "3/3 (1 failed)" in stream.getvalue()
+
+
+def test_by_job_reports_groups_done_and_failed(capsys):
+    import numpy as np
+    import pandas as pd
+
+    import jaxmixed as jm
+
+    rng = np.random.default_rng(1)
+    rows = []
+    for g in range(3):
+        for s in range(4):
+            b = rng.normal()
+            rows += [dict(grp=f"G{g}", subj=f"{g}-{s}", t=t, y=1 + 0.5 * t + b + rng.normal()) for t in range(4)]
+    rows += [dict(grp="tiny", subj="x", t=0, y=1.0)]  # one row: cannot be fitted, counted as failed
+    res = jm.mixed("y ~ t", pd.DataFrame(rows), random=jm.Random("1", subject="subj"), by="grp", verbose=True)
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    n_ok = int(res.converged["Converged"].sum())
+    assert n_ok == 3 and line.startswith("BY groups: 4/4 (1 failed)")

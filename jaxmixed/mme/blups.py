@@ -21,7 +21,7 @@ import pandas as pd
 
 from ..design import effect_label
 from ..likelihood import _g_stack
-from .solve import _c12, factor, g2_times, solve_b
+from .solve import factor, solve_b
 
 
 @partial(jax.jit, static_argnames="layout")
