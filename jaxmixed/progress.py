@@ -48,8 +48,10 @@ def emit(iteration, minus2ll, criterion, status) -> None:
 class FitProgress:
     """Iteration, −2ℓ and criterion of one fit, as a live line (rich) or plain lines."""
 
-    def __init__(self, stream=None, force: bool = False, label: str = "fit"):
+    def __init__(self, stream=None, force: bool = False, label: str = "fit", offset: float = 0.0):
         self.stream = stream if stream is not None else sys.stderr
+        # the optimizer works on internally rescaled data: −2ℓ = −2ℓ̃ + offset (scaling.py)
+        self.offset = float(offset)
         self.live = _is_tty(self.stream)
         self.enabled = self.live or force
         self.label = label
@@ -79,6 +81,7 @@ class FitProgress:
         return False
 
     def iteration(self, it: int, f: float, crit: float, status: int) -> None:
+        f = f + self.offset
         if self.rows and self.rows[-1][0] == it:  # the final check repeats the last iterate
             self.rows[-1] = (it, f, crit)
         else:
@@ -163,10 +166,10 @@ class ByProgress:
 
 
 @contextmanager
-def fit_progress(enabled: bool, label: str = "fit", force: bool = False):
+def fit_progress(enabled: bool, label: str = "fit", force: bool = False, offset: float = 0.0):
     """The display for one fit when ``enabled`` (and stderr is a terminal, or ``force``)."""
     if not enabled:
         yield None
         return
-    with FitProgress(label=label, force=force) as p:
+    with FitProgress(label=label, force=force, offset=offset) as p:
         yield p

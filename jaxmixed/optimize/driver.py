@@ -178,7 +178,7 @@ def estimate(design, layout: Layout, buckets_np, opts: Options) -> Estimates:
         w0 = np.where(held, to_working(theta_s0, layout), w0)
     free = working_free_mask(held, w0, layout) if held.any() else None
     tol = _tolerances(opts)
-    with fit_progress(opts.verbose, force=True):
+    with fit_progress(opts.verbose, force=True, offset=scaling.offset):
         opt = newton(jnp.asarray(w0), buckets_s, layout, maxiter=opts.maxiter, maxfunc=opts.maxfunc, convh=tol[0],
                      scoring=opts.scoring, convf=tol[1], convg=tol[2], absolute=opts.absolute,
                      free=None if free is None else jnp.asarray(free), report=opts.verbose)
