@@ -11,7 +11,8 @@ then sleeps forever (seen with the ovary AR(1) case: 11 blocks of 32 rows,
 2 CPUs).  With a one-thread pool ``ParallelBatchMap`` runs its batch inline
 and cannot deadlock, so the test process is pinned to one CPU *before* JAX
 is imported (the pool size is read from the CPU affinity when the backend
-starts).  Set ``JAXMIXED_TEST_ALL_CPUS=1`` to run unpinned.
+starts); parallel workers (``pytest -n 2``) are pinned to different CPUs.
+Set ``JAXMIXED_TEST_ALL_CPUS=1`` to run unpinned.
 """
 
 from __future__ import annotations
@@ -23,7 +24,10 @@ if not os.environ.get("JAXMIXED_TEST_ALL_CPUS") and hasattr(os, "sched_setaffini
     try:
         _cpus = sorted(os.sched_getaffinity(0))
         if len(_cpus) > 1:
-            os.sched_setaffinity(0, {_cpus[0]})
+            # pytest-xdist workers (gw0, gw1, ...) each take their own CPU
+            _worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")[2:]
+            _index = int(_worker) if _worker.isdigit() else 0
+            os.sched_setaffinity(0, {_cpus[_index % len(_cpus)]})
     except OSError:  # pragma: no cover - a sandbox that forbids it
         pass
 
