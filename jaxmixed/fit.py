@@ -199,7 +199,7 @@ def mixed(
     )
     refit = partial(_refit, data=data, repeated=repeated, method=method, weights=weights)
     result = finish(result, est, design, layout, opts, refit)
-    return with_findings(result, findings, buckets[0]["y"].dtype)
+    return with_findings(result, findings, jnp.asarray(design.y).dtype)
 
 
 def _refit(random, *, fixed, data, repeated, method, weights):

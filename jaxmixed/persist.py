@@ -128,9 +128,14 @@ def _parquet(df: pd.DataFrame) -> bytes:
 
     labels = [_json_value(c) for c in df.columns]
     flat = df.set_axis([f"c{i}" for i in range(df.shape[1])], axis=1)
+    # an object column mixing types (Dimensions: counts and the likelihood path) goes as JSON text
+    mixed = [i for i in range(flat.shape[1]) if flat.dtypes.iloc[i] == object
+             and len({type(v) for v in flat.iloc[:, i] if v is not None}) > 1]
+    for i in mixed:
+        flat[f"c{i}"] = [json.dumps(v.item() if hasattr(v, "item") else v) for v in flat.iloc[:, i]]
     table = pa.Table.from_pandas(flat)
     meta = dict(table.schema.metadata or {})
-    meta[b"jaxmixed.columns"] = json.dumps({"labels": labels, "name": df.columns.name}).encode()
+    meta[b"jaxmixed.columns"] = json.dumps({"labels": labels, "name": df.columns.name, "json": mixed}).encode()
     buf = io.BytesIO()
     pq.write_table(table.replace_schema_metadata(meta), buf)
     return buf.getvalue()
@@ -142,6 +147,8 @@ def _read_parquet(raw: bytes) -> pd.DataFrame:
     table = pq.read_table(io.BytesIO(raw))
     info = json.loads((table.schema.metadata or {}).get(b"jaxmixed.columns", b"null"))
     df = table.to_pandas()
+    for i in (info or {}).get("json", []):
+        df[f"c{i}"] = pd.Series([json.loads(v) for v in df[f"c{i}"]], index=df.index, dtype=object)
     if info is not None:
         df.columns = pd.Index(info["labels"], name=info["name"], dtype=df.columns.dtype if len(df.columns) else None)
     return df

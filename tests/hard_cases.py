@@ -53,8 +53,10 @@ def cases() -> list[HardCase]:
     zero_slope = _panel(5, 20, xs, 2.0, lambda b0, rng: 0.0, equal_slopes=True)
     over = _panel(3, 6, np.arange(3), 1.0, lambda b0, rng: rng.normal(0, 0.5))
     rng = np.random.default_rng(7)
-    single = pd.DataFrame({"id": [f"i{k}" for k in range(40)], "x": rng.normal(size=40)})
-    single["y"] = 1 + single.x + rng.normal(size=40) * 1.5
+    # all-singleton subjects are refused (validate.py); here 4 of 40 subjects have a second row
+    ids = [f"i{k}" for k in range(40)] + [f"i{k}" for k in range(4)]
+    single = pd.DataFrame({"id": ids, "x": rng.normal(size=44)})
+    single["y"] = 1 + single.x + rng.normal(size=44) * 1.5
     dye = pd.read_csv(__import__("jaxmixed").datasets.__path__[0] + "/data/dyestuff.csv")
     return [
         HardCase("corr_one", "UN G whose true intercept-slope correlation is 1", corr_one, "y ~ x",
@@ -69,7 +71,7 @@ def cases() -> list[HardCase]:
         HardCase("saddle_start", "start with the Batch variance at exactly 0 (a stationary point of the "
                  "working parameters)", dye, "Yield ~ 1", (("1", "Batch", "VC"),), "Yield ~ 1 + (1 | Batch)",
                  ("intraclass-correlation",), parms=(0.0, 2000.0)),
-        HardCase("single_obs", "every subject has a single observation", single, "y ~ x",
+        HardCase("single_obs", "36 of 40 subjects have a single observation", single, "y ~ x",
                  (("1", "id", "VC"),), "y ~ x + (1 | id)", ("single-observation-subjects",)),
     ]
 

@@ -116,6 +116,7 @@ def test_failing_group_reported_without_stopping_others():
     _assert_matches_separate(res, data[data.g.isin(["G0", "G2"])], "g")
 
 
+@pytest.mark.slow
 def test_ragged_groups_compile_few_programs():
     rng = np.random.default_rng(5)
     sizes = [(int(rng.integers(3, 12)), int(rng.integers(2, 7))) for _ in range(40)]
@@ -143,6 +144,7 @@ def test_second_same_shaped_fit_does_not_compile():
     assert cc.names == []
 
 
+@pytest.mark.slow
 @settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.tuples(st.integers(3, 8), st.integers(2, 5)), min_size=2, max_size=4), st.integers(0, 10**6))
 def test_by_equals_separate_property(sizes, seed):

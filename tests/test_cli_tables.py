@@ -72,7 +72,7 @@ def test_diagnose_reports_a_boundary_variance(tmp_path):
     jm.datasets.load("dyestuff2").to_csv(path, index=False)
     r = run("diagnose", path, *MODEL)
     assert r.exit_code == 0, r.stderr
-    assert "Convergence status: Convergence criteria met." in r.stdout
+    assert "Convergence criteria met." in r.stdout
     assert "on its lower bound" in r.stdout or "boundary" in r.stdout.lower()
 
 

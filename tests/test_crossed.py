@@ -178,6 +178,7 @@ def test_mme_likelihood_matches_dense(n_a, n_b, slope_on, weights, boundary):
         assert np.all(np.isfinite(np.asarray(hess)))
 
 
+@pytest.mark.slow
 def test_random_slope_on_crossed_factor_fit_is_dense_optimum():
     """The fitted −2ℓ equals the dense −2ℓ at the estimates, and no nearby θ is lower."""
     frame = _crossed_frame(8, 10, seed=7)

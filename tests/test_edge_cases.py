@@ -122,6 +122,7 @@ def _ragged(big: int, n_small: int, seed: int = 0):
     return pd.DataFrame({"y": y, "x": x, "g": g})
 
 
+@pytest.mark.slow
 def test_big_subject_among_small_ones_matches_closed_form():
     df = _ragged(1000, 200)
     fit = jm.mixed("y ~ x", df, random=[jm.Random("1", subject="g")])
@@ -146,7 +147,15 @@ def test_big_subject_among_small_ones_matches_closed_form():
 def test_subject_too_big_for_dense_path_names_it():
     df = _ragged(10_000, 50)
     with pytest.raises(UnsupportedOptionError, match=r"subject='g'.*level '0' has 10000 rows"):
-        jm.mixed("y ~ x", df, random=[jm.Random("1", subject="g")])
+        jm.mixed("y ~ x", df, random=[jm.Random("1", subject="g")], path="blocks")
+
+
+@pytest.mark.slow
+def test_subject_too_big_for_dense_blocks_takes_the_sparse_path():
+    df = _ragged(10_000, 50)
+    fit = jm.mixed("y ~ x", df, random=[jm.Random("1", subject="g")])
+    dims = fit.dimensions.set_index("Descr")["Value"]
+    assert fit.converged and dims["Likelihood Path"] == "sparse MME"
 
 
 # --------------------------------------------------------------------------- precision and reproducibility

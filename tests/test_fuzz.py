@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from fuzz_cases import cases, check_case
 
 settings.register_profile(
-    "ci", max_examples=25, deadline=None, derandomize=True, database=None,
+    "ci", max_examples=10, deadline=None, derandomize=True, database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 settings.register_profile(

@@ -54,7 +54,7 @@ def test_more_parameters_than_observations_names_both_counts(sleepstudy):
 def test_subject_too_large_names_column_and_level():
     df = pd.DataFrame({"y": np.arange(4100.0) % 7, "x": np.arange(4100.0), "g": ["big"] * 4001 + ["s"] * 99})
     with pytest.raises(UnsupportedOptionError, match=r"subject='g'.*'big' has 4001 rows"):
-        jm.mixed("y ~ x", df, random=[jm.Random("1", subject="g")])
+        jm.mixed("y ~ x", df, random=[jm.Random("1", subject="g")], path="blocks")
 
 
 def test_string_random_argument(sleepstudy):
